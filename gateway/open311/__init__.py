@@ -1,0 +1,1 @@
+"""GeoReport v2 protocol: models, dialect parsing, validation and rendering."""

@@ -1,0 +1,237 @@
+"""Render GeoReport v2 resources as XML or JSON bytes.
+
+Every resource is first turned into one plain tree (dicts, lists and scalars) and
+that tree is emitted in either format, so the JSON is the "Spark" reading of the
+XML by construction: the root is dropped and a list field is an array even with
+zero or one item. Fields whose value is None are left out of both.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Sequence
+from datetime import datetime
+from math import isfinite
+from typing import Literal, TypeAlias
+
+from lxml import etree
+from pydantic import BaseModel
+
+from gateway.open311.errors import Problem
+from gateway.open311.models import (
+    Attribute,
+    Discovery,
+    RequestReceipt,
+    RequestUpdate,
+    Service,
+    ServiceDefinition,
+    ServiceRequest,
+)
+
+Format = Literal["xml", "json"]
+
+CONTENT_TYPES: dict[str, str] = {
+    "xml": "text/xml; charset=utf-8",
+    "json": "application/json; charset=utf-8",
+}
+
+Node: TypeAlias = "str | bool | int | float | list[Node] | dict[str, Node]"
+Tree: TypeAlias = "dict[str, Node]"
+
+_XML_DECLARATION = b'<?xml version="1.0" encoding="utf-8"?>\n'
+
+_ITEM_TAGS = {
+    "attributes": "attribute",
+    "values": "value",
+    "endpoints": "endpoint",
+    "formats": "format",
+    "groups": "group",
+}
+"""The element name of each item of a list field (`<attributes><attribute>…`)."""
+
+_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+"""Characters XML 1.0 cannot carry (lone surrogates cannot even be UTF-8 encoded)."""
+
+_JSON_ESCAPES = re.compile(r"\\[bfu]")
+"""How json.dumps writes the control characters among them; false alarms cost a re-dump."""
+
+
+def render_services(services: Sequence[Service], fmt: Format) -> bytes:
+    """GET services: `<services><service>…` or a top-level JSON array."""
+    return _render_list("services", "service", [_service(s) for s in services], fmt)
+
+
+def render_service_definition(defn: ServiceDefinition, fmt: Format) -> bytes:
+    """GET services/{code}: `attributes` and each `values` are arrays even when empty."""
+    tree: Tree = {
+        "service_code": defn.service_code,
+        "attributes": [_attribute(a) for a in defn.attributes],
+    }
+    return _render_object("service_definition", tree, fmt)
+
+
+def render_requests(requests: Sequence[ServiceRequest], fmt: Format) -> bytes:
+    """GET requests and requests/{id} (the latter is still a list of one)."""
+    return _render_list("service_requests", "request", [_fields(r) for r in requests], fmt)
+
+
+def render_receipts(receipts: Sequence[RequestReceipt], fmt: Format) -> bytes:
+    """POST requests and GET tokens/{t}: whichever of id and token is known."""
+    return _render_list("service_requests", "request", [_fields(r) for r in receipts], fmt)
+
+
+def render_updates(updates: Sequence[RequestUpdate], fmt: Format) -> bytes:
+    """mySociety GET/POST servicerequestupdates."""
+    items = [_fields(u) for u in updates]
+    return _render_list("service_request_updates", "request_update", items, fmt)
+
+
+def render_discovery(d: Discovery, fmt: Format) -> bytes:
+    """GET discovery: `endpoints` and each `formats` are arrays."""
+    tree: Tree = {
+        "changeset": _datetime(d.changeset),
+        "contact": d.contact,
+        "key_service": d.key_service,
+        "endpoints": [
+            {
+                "specification": e.specification,
+                "url": e.url,
+                "changeset": _datetime(e.changeset),
+                "type": e.type,
+                "formats": list(e.formats),
+            }
+            for e in d.endpoints
+        ],
+    }
+    return _render_object("discovery", tree, fmt)
+
+
+def render_errors(problems: Sequence[Problem], fmt: Format) -> bytes:
+    """Error bodies; `code` is a JSON integer because clients compare it as one."""
+    items: list[Tree] = [{"code": p.code, "description": p.description} for p in problems]
+    return _render_list("errors", "error", items, fmt)
+
+
+def _service(s: Service) -> Tree:
+    """Built by hand: this is the hot path of GET services.json."""
+    tree: Tree = {
+        "service_code": s.service_code,
+        "service_name": s.service_name,
+        "description": s.description,
+        "metadata": s.metadata,
+        "type": s.type,
+    }
+    if s.keywords:
+        tree["keywords"] = ",".join(s.keywords)
+    if s.group is not None:
+        tree["group"] = s.group
+    if s.groups:
+        tree["groups"] = list(s.groups)
+    return tree
+
+
+def _attribute(a: Attribute) -> Tree:
+    tree: Tree = {
+        "variable": a.variable,
+        "code": a.code,
+        "datatype": a.datatype,
+        "required": a.required,
+    }
+    if a.datatype_description is not None:
+        tree["datatype_description"] = a.datatype_description
+    tree["order"] = a.order
+    tree["description"] = a.description
+    tree["values"] = [{"key": v.key, "name": v.name} for v in a.values]
+    if a.automated is not None:
+        tree["automated"] = a.automated
+    return tree
+
+
+def _fields(model: BaseModel) -> Tree:
+    """A flat model's set fields in wire order; non-finite floats count as unknown."""
+    tree: Tree = {}
+    for name in type(model).model_fields:
+        value = getattr(model, name)
+        if value is None or (isinstance(value, float) and not isfinite(value)):
+            continue
+        tree[name] = _datetime(value) if isinstance(value, datetime) else value
+    return tree
+
+
+def _datetime(value: datetime) -> str:
+    """RFC 3339 in whole seconds, in the value's own offset, `Z` for UTC."""
+    text = value.isoformat(timespec="seconds")
+    return text[:-6] + "Z" if text.endswith("+00:00") else text
+
+
+def _render_list(root: str, item: str, items: list[Tree], fmt: Format) -> bytes:
+    return _json(items) if fmt == "json" else _xml_list(root, item, items)
+
+
+def _render_object(root: str, tree: Tree, fmt: Format) -> bytes:
+    return _json(tree) if fmt == "json" else _xml_object(root, tree)
+
+
+def _json(data: Node) -> bytes:
+    """Compact UTF-8 JSON without the characters the XML leaves out, screened cheaply."""
+    text = _dumps(data)
+    if ("\\" in text and _JSON_ESCAPES.search(text)) or "\ufffe" in text or "\uffff" in text:
+        return _dumps(_scrub(data)).encode()
+    try:
+        return text.encode()
+    except UnicodeEncodeError:  # a lone surrogate
+        return _dumps(_scrub(data)).encode()
+
+
+def _dumps(data: Node) -> str:
+    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+
+
+def _xml_list(root: str, item: str, items: list[Tree]) -> bytes:
+    element = etree.Element(root)
+    for tree in items:
+        _fill(etree.SubElement(element, item), tree)
+    return _XML_DECLARATION + etree.tostring(element, encoding="utf-8")
+
+
+def _xml_object(root: str, tree: Tree) -> bytes:
+    element = etree.Element(root)
+    _fill(element, tree)
+    return _XML_DECLARATION + etree.tostring(element, encoding="utf-8")
+
+
+def _fill(element: etree._Element, tree: Tree) -> None:
+    for key, value in tree.items():
+        child = etree.SubElement(element, key)
+        if isinstance(value, list):
+            tag = _ITEM_TAGS[key]
+            for item in value:
+                _put(etree.SubElement(child, tag), item)
+        else:
+            _put(child, value)
+
+
+def _put(element: etree._Element, value: Node) -> None:
+    if isinstance(value, dict):
+        _fill(element, value)
+    elif isinstance(value, bool):
+        element.text = "true" if value else "false"
+    elif isinstance(value, str):
+        try:
+            element.text = value
+        except ValueError:  # lxml refuses characters XML cannot carry
+            element.text = _ILLEGAL.sub("", value)
+    else:
+        element.text = str(value)
+
+
+def _scrub(node: Node) -> Node:
+    """A copy of the tree without the characters that the XML leaves out."""
+    if isinstance(node, str):
+        return _ILLEGAL.sub("", node)
+    if isinstance(node, list):
+        return [_scrub(item) for item in node]
+    if isinstance(node, dict):
+        return {key: _scrub(value) for key, value in node.items()}
+    return node
