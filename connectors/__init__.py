@@ -1,0 +1,1 @@
+"""Connectors: transports to back offices, behind one typed contract (`connectors.base`)."""
