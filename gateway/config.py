@@ -1,0 +1,130 @@
+"""Gateway configuration: one YAML file naming the jurisdictions and their mappings.
+
+Values may reference environment variables as `${NAME}` so secrets stay out of files.
+Paths inside the file (mappings, data) are relative to the file itself.
+"""
+
+from __future__ import annotations
+
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from gateway import apikeys
+from gateway.yamlfile import FileErrors, YamlDocument
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ConnectorConfig(_Section):
+    kind: str | None = None
+    """Connector kind; defaults to the one the mapping names."""
+    settings: dict[str, Any] = Field(default_factory=dict)
+    timeout: float = Field(default=10.0, gt=0, le=300)
+    """Seconds every backend call may take before it counts as a transient failure."""
+
+
+class JurisdictionConfig(_Section):
+    id: str = Field(min_length=1)
+    name: str = ""
+    mapping: Path
+    api_keys: list[str] = Field(default_factory=list)
+    """Salted hashes from `open311-gateway keys new`, never the keys themselves."""
+    api_key_env: str | None = None
+    """An environment variable holding a plain key (for containers); hashed at load."""
+    connector: ConnectorConfig = Field(default_factory=ConnectorConfig)
+
+    @field_validator("api_keys")
+    @classmethod
+    def _hashes_only(cls, hashes: list[str]) -> list[str]:
+        for stored in hashes:
+            if not apikeys.is_valid_hash(stored):
+                raise ValueError("api_keys holds hashes ('sha256$salt$digest'), not plain keys")
+        return hashes
+
+
+class GatewayConfig(_Section):
+    base_url: str = "http://127.0.0.1:8080"
+    """The public address clients use; discovery advertises it."""
+    base_path: str = ""
+    """A prefix the routes live under, e.g. `/open311/v2`."""
+    contact: str = "Contact the city's 311 service."
+    key_service: str = "Ask the city's 311 service for an API key."
+    changeset: AwareDatetime | None = None
+    """When the configuration last changed; defaults to the newest file's mtime."""
+    environment: str = Field(default="production", pattern="^(production|test)$")
+    store_url: str = "sqlite+aiosqlite:///open311-data/gateway.db"
+    max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
+    access_log: bool = True
+
+    @field_validator("base_path")
+    @classmethod
+    def _normalise_base_path(cls, path: str) -> str:
+        path = path.strip("/")
+        return f"/{path}" if path else ""
+
+
+class Config(_Section):
+    gateway: GatewayConfig = Field(default_factory=GatewayConfig)
+    jurisdictions: list[JurisdictionConfig] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_ids(self) -> Config:
+        ids = [j.id for j in self.jurisdictions]
+        duplicates = sorted({i for i in ids if ids.count(i) > 1})
+        if duplicates:
+            raise ValueError(f"jurisdiction ids must be unique: {', '.join(duplicates)}")
+        return self
+
+    def changeset(self, files: list[Path]) -> datetime:
+        if self.gateway.changeset is not None:
+            return self.gateway.changeset
+        newest = max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
+        return datetime.fromtimestamp(int(newest), UTC)
+
+
+def load_config(path: str | Path) -> Config:
+    """Load and validate a config file; raises `FileErrors` listing every problem."""
+    path = Path(path)
+    document = YamlDocument.load(path)
+    config = document.validate(Config, expand_env=True)
+    base = path.resolve().parent
+    errors = []
+    for index, jurisdiction in enumerate(config.jurisdictions):
+        jurisdiction.mapping = (base / jurisdiction.mapping).resolve()
+        name = jurisdiction.api_key_env
+        if name is None:
+            continue
+        if not os.environ.get(name):
+            loc = ("jurisdictions", index, "api_key_env")
+            errors.append(
+                f"{document.locate(loc)}: {'.'.join(map(str, loc))}: "
+                f"environment variable {name} is not set"
+            )
+        else:
+            jurisdiction.api_keys.append(apikeys.hash_key(os.environ[name]))
+    if errors:
+        raise FileErrors(errors)
+    _resolve_sqlite_paths(config, base)
+    return config
+
+
+def _resolve_sqlite_paths(config: Config, base: Path) -> None:
+    """Relative SQLite files live next to the config, wherever the gateway was started."""
+    config.gateway.store_url = resolve_sqlite_url(config.gateway.store_url, base)
+    for jurisdiction in config.jurisdictions:
+        settings = jurisdiction.connector.settings
+        if isinstance(settings.get("url"), str):
+            settings["url"] = resolve_sqlite_url(settings["url"], base)
+
+
+def resolve_sqlite_url(url: str, base: Path) -> str:
+    prefix, sep, file = url.partition(":///")
+    if not sep or not prefix.startswith("sqlite") or not file or file.startswith("/"):
+        return url
+    return f"{prefix}:///{(base / file).resolve()}"
