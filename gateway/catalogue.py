@@ -1,0 +1,48 @@
+"""A jurisdiction's service catalogue, with its rendered forms kept ready.
+
+The catalogue changes only when it is replaced as a whole, so each resource is
+rendered once per format and served as bytes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from functools import cache
+
+from gateway.open311.errors import not_found
+from gateway.open311.models import Service, ServiceDefinition
+from gateway.open311.render import Format, render_service_definition, render_services
+
+
+class Catalogue:
+    def __init__(
+        self, services: Sequence[Service], definitions: Mapping[str, ServiceDefinition]
+    ) -> None:
+        self.services = tuple(services)
+        self._by_code = {service.service_code: service for service in self.services}
+        self._definitions = dict(definitions)
+
+    def service(self, code: str) -> Service:
+        try:
+            return self._by_code[code]
+        except KeyError:
+            raise not_found(f"service_code: no service '{code}'") from None
+
+    def has(self, code: str) -> bool:
+        return code in self._by_code
+
+    def definition(self, code: str) -> ServiceDefinition:
+        service = self.service(code)
+        return self._definitions.get(code) or ServiceDefinition(service_code=service.service_code)
+
+    def name_of(self, code: str) -> str | None:
+        service = self._by_code.get(code)
+        return service.service_name if service else None
+
+    @cache  # noqa: B019 - a catalogue lives as long as its jurisdiction
+    def services_document(self, fmt: Format) -> bytes:
+        return render_services(self.services, fmt)
+
+    @cache  # noqa: B019 - a catalogue lives as long as its jurisdiction
+    def definition_document(self, code: str, fmt: Format) -> bytes:
+        return render_service_definition(self.definition(code), fmt)

@@ -1,0 +1,71 @@
+"""Everything a running gateway holds: the store, the jurisdictions and their connectors.
+
+Built from a `Config` once; `start` and `close` are its explicit lifecycle, used by the
+HTTP application and by the CLI alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from gateway.config import Config
+from gateway.logs import get_logger
+from gateway.open311.models import Discovery, Endpoint
+from gateway.open311.render import Format, render_discovery
+from gateway.store import Store
+from gateway.tenants import TenantRegistry, build_tenant
+
+log = get_logger(__name__)
+
+
+@dataclass(eq=False)
+class Runtime:
+    config: Config
+    config_files: list[Path] = field(default_factory=list)
+    store: Store = field(init=False)
+    tenants: TenantRegistry = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.store = Store(self.config.gateway.store_url)
+        self.tenants = TenantRegistry([build_tenant(j) for j in self.config.jurisdictions])
+
+    async def start(self) -> None:
+        await self.store.start()
+        started = []
+        try:
+            for tenant in self.tenants:
+                await tenant.connector.start()
+                started.append(tenant)
+                log.info(
+                    "jurisdiction_started", jurisdiction=tenant.id, connector=tenant.connector.kind
+                )
+        except BaseException:
+            for tenant in started:
+                await tenant.connector.close()
+            await self.store.close()
+            raise
+
+    async def close(self) -> None:
+        for tenant in self.tenants:
+            await tenant.connector.close()
+        await self.store.close()
+
+    @cache  # noqa: B019 - the discovery document lives as long as the runtime
+    def discovery_document(self, fmt: Format) -> bytes:
+        settings = self.config.gateway
+        files = [*self.config_files, *(j.mapping for j in self.config.jurisdictions)]
+        changeset = self.config.changeset(files)
+        endpoint = Endpoint(
+            url=settings.base_url.rstrip("/") + settings.base_path,
+            changeset=changeset,
+            type=settings.environment,
+        )
+        discovery = Discovery(
+            changeset=changeset,
+            contact=settings.contact,
+            key_service=settings.key_service,
+            endpoints=(endpoint,),
+        )
+        return render_discovery(discovery, fmt)

@@ -1,0 +1,66 @@
+"""Jurisdictions (tenants): each one a mapping, a connector, a catalogue and its API keys."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from connectors.base import Connector
+from connectors.registry import connector_class
+from gateway import apikeys
+from gateway.catalogue import Catalogue
+from gateway.config import JurisdictionConfig
+from gateway.mapping import CompiledMapping, load_mapping
+from gateway.open311.errors import bad_request, forbidden, not_found
+
+
+@dataclass(slots=True)
+class Tenant:
+    id: str
+    name: str
+    mapping: CompiledMapping
+    connector: Connector
+    catalogue: Catalogue
+    api_key_hashes: tuple[str, ...]
+
+    def authenticate(self, api_key: str | None) -> None:
+        """Raise 403 unless `api_key` is one of this jurisdiction's keys."""
+        if not api_key:
+            raise forbidden("api_key: required")
+        if not apikeys.matches(api_key, self.api_key_hashes):
+            raise forbidden("api_key: not valid for this jurisdiction")
+
+
+def build_tenant(config: JurisdictionConfig) -> Tenant:
+    """Load the mapping and instantiate the connector; raises on a broken mapping."""
+    mapping = load_mapping(config.mapping)
+    cls = connector_class(config.connector.kind or mapping.connector)
+    connector = cls(config.connector.settings, mapping.backend, timeout=config.connector.timeout)
+    return Tenant(
+        id=config.id,
+        name=config.name or config.id,
+        mapping=mapping,
+        connector=connector,
+        catalogue=Catalogue(mapping.services, mapping.definitions),
+        api_key_hashes=tuple(config.api_keys),
+    )
+
+
+class TenantRegistry:
+    def __init__(self, tenants: Sequence[Tenant]) -> None:
+        self._tenants = {tenant.id: tenant for tenant in tenants}
+        self._only = tenants[0] if len(tenants) == 1 else None
+
+    def __iter__(self) -> Iterator[Tenant]:
+        return iter(self._tenants.values())
+
+    def resolve(self, jurisdiction_id: str | None) -> Tenant:
+        """The tenant addressed; a lone tenant may be addressed without an id."""
+        if jurisdiction_id:
+            tenant = self._tenants.get(jurisdiction_id)
+            if tenant is None:
+                raise not_found(f"jurisdiction_id: unknown jurisdiction '{jurisdiction_id}'")
+            return tenant
+        if self._only is not None:
+            return self._only
+        raise bad_request("jurisdiction_id: required, this server hosts several jurisdictions")
