@@ -1,0 +1,1 @@
+"""HTTP plumbing: routing, parameters, error rendering and the aiohttp application."""

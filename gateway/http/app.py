@@ -1,0 +1,34 @@
+"""The aiohttp application: probes, then every other path through the Open311 edge."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+
+from aiohttp import web
+
+from gateway.http.edge import Edge
+from gateway.http.handlers import open311_routes
+from gateway.http.probes import healthz, readiness
+from gateway.runtime import Runtime
+
+RUNTIME = web.AppKey("runtime", Runtime)
+
+
+def create_app(runtime: Runtime) -> web.Application:
+    """An application serving `runtime`; it starts and closes the runtime with itself."""
+    settings = runtime.config.gateway
+    app = web.Application(client_max_size=settings.max_body_bytes)
+    app[RUNTIME] = runtime
+    edge = Edge(runtime, open311_routes(settings.base_path), access_log=settings.access_log)
+    app.router.add_get("/healthz", healthz)
+    app.router.add_get("/readyz", readiness(runtime))
+    app.router.add_route("*", "/{path:.*}", edge.handle)
+    app.cleanup_ctx.append(_lifecycle)
+    return app
+
+
+async def _lifecycle(app: web.Application) -> AsyncIterator[None]:
+    runtime = app[RUNTIME]
+    await runtime.start()
+    yield
+    await runtime.close()

@@ -1,0 +1,72 @@
+"""The edge: every Open311 request enters here, and leaves as bytes in its format.
+
+It resolves the route, reads parameters within the body limit, turns every error
+into an Open311 error body with the right status, and writes one access-log line.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+from aiohttp import web
+
+from gateway.http.call import Call, read_params
+from gateway.http.routing import Router, requested_format
+from gateway.logs import get_logger
+from gateway.open311.errors import Open311Error
+from gateway.open311.render import CONTENT_TYPES, Format, render_errors
+from gateway.runtime import Runtime
+
+log = get_logger("gateway.access")
+
+
+class Edge:
+    def __init__(self, runtime: Runtime, router: Router, *, access_log: bool = True) -> None:
+        self.runtime = runtime
+        self.router = router
+        self.access_log = access_log
+
+    async def handle(self, request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        fmt: Format = requested_format(request.path)
+        route, call = "unmatched", None
+        try:
+            match = self.router.resolve(request.method, request.path)
+            fmt, route = match.fmt, match.route.name
+            params = await read_params(request)
+            call = Call(request, self.runtime, fmt, match.argument, params)
+            response = web.Response(body=await match.handler(call), headers=_headers(fmt))
+        except Open311Error as error:
+            response = _error_response(error, fmt)
+        except web.HTTPRequestEntityTooLarge:
+            limit = self.runtime.config.gateway.max_body_bytes
+            too_large = Open311Error(413, f"request body over the limit of {limit} bytes")
+            response = _error_response(too_large, fmt)
+        except Exception:
+            log.exception("unhandled_error", request_id=request_id, route=route)
+            response = _error_response(Open311Error(500, "internal error"), fmt)
+        response.headers["X-Request-ID"] = request_id
+        if self.access_log:
+            log.info(
+                "request",
+                request_id=request_id,
+                method=request.method,
+                route=route,
+                jurisdiction=call.jurisdiction_id if call else None,
+                status=response.status,
+                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+            )
+        return response
+
+
+def _headers(fmt: Format) -> dict[str, str]:
+    return {"Content-Type": CONTENT_TYPES[fmt]}
+
+
+def _error_response(error: Open311Error, fmt: Format) -> web.Response:
+    headers = _headers(fmt) | error.headers
+    return web.Response(
+        status=error.status, body=render_errors(error.problems, fmt), headers=headers
+    )

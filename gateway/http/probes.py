@@ -1,0 +1,37 @@
+"""Liveness and readiness probes for load balancers and Kubernetes."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+
+from aiohttp import web
+
+from gateway.runtime import Runtime
+
+_PROBE_TIMEOUT = 5.0
+
+
+async def healthz(_request: web.Request) -> web.Response:
+    """The process is alive and its event loop answers."""
+    return web.json_response({"status": "ok"})
+
+
+def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def readyz(_request: web.Request) -> web.Response:
+        """The store and every jurisdiction's backend are reachable."""
+        checks = {"store": runtime.store.ping()}
+        checks |= {f"backend:{t.id}": t.connector.health() for t in runtime.tenants}
+        results = {}
+        for name, check in checks.items():
+            try:
+                async with asyncio.timeout(_PROBE_TIMEOUT):
+                    await check
+                results[name] = "ok"
+            except Exception as exc:
+                results[name] = f"failed: {type(exc).__name__}"
+        ready = all(result == "ok" for result in results.values())
+        body = {"status": "ok" if ready else "unavailable", "checks": results}
+        return web.json_response(body, status=200 if ready else 503)
+
+    return readyz

@@ -1,0 +1,49 @@
+"""A gateway on the embedded default, in-process, on a fresh data folder per test."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from aiohttp.test_utils import TestClient
+
+from gateway.config import Config, JurisdictionConfig
+from gateway.embedded import embedded_config
+from gateway.http.app import create_app
+from gateway.runtime import Runtime
+
+from clientforms import API_KEY
+
+
+def embedded(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
+    monkeypatch.setenv("OPEN311_API_KEY", API_KEY)
+    config, minted = embedded_config(folder, "http://gateway.test")
+    assert minted is None
+    return config
+
+
+@pytest.fixture
+async def client(aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
+    return await aiohttp_client(create_app(Runtime(embedded(tmp_path, monkeypatch))))
+
+
+@pytest.fixture
+async def two_cities(aiohttp_client, tmp_path: Path, monkeypatch) -> TestClient:
+    """Two jurisdictions, each on its own database: jurisdiction_id becomes required."""
+    config = embedded(tmp_path, monkeypatch)
+    first = config.jurisdictions[0]
+    second = JurisdictionConfig(
+        id="other.city",
+        mapping=first.mapping,
+        api_keys=first.api_keys,
+        connector=first.connector.model_copy(
+            update={
+                "settings": {
+                    **first.connector.settings,
+                    "url": f"sqlite+aiosqlite:///{tmp_path / 'other.db'}",
+                }
+            }
+        ),
+    )
+    config.jurisdictions.append(second)
+    return await aiohttp_client(create_app(Runtime(config)))
