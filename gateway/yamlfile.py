@@ -79,12 +79,13 @@ class YamlDocument:
         errors: list[str] = []
         if expand_env:
             data = _expand_env(data, (), self, errors)
+        try:
+            validated = model.model_validate(data)
+        except ValidationError as exc:
+            raise FileErrors(errors + self.describe(exc)) from exc
         if errors:
             raise FileErrors(errors)
-        try:
-            return model.model_validate(data)
-        except ValidationError as exc:
-            raise FileErrors(self.describe(exc)) from exc
+        return validated
 
     def describe(self, exc: ValidationError, prefix: Sequence[str | int] = ()) -> list[str]:
         messages = []
