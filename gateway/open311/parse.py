@@ -107,6 +107,11 @@ def parse_new_request(params: Params) -> NewServiceRequest:
     )
 
 
+def parse_attributes(params: Params) -> dict[str, AttributeInput]:
+    """The `attribute[...]` parameters alone, for checks that run beside a failed parse."""
+    return _attributes(_collect(params))
+
+
 def parse_request_query(params: Params, now: datetime) -> RequestQuery:
     """GET requests: ids override every filter; otherwise a window of at most 90 days."""
     found = _collect(params)

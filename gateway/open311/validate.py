@@ -26,6 +26,16 @@ def validate_against_definition(
     request: NewServiceRequest, definition: ServiceDefinition
 ) -> NewServiceRequest:
     """The request with normalised attributes, or a 400 listing every problem."""
+    attributes, problems = check_attributes(request.attributes, definition)
+    if problems:
+        raise bad_request(*problems)
+    return request.model_copy(update={"attributes": attributes})
+
+
+def check_attributes(
+    given: dict[str, AttributeInput], definition: ServiceDefinition
+) -> tuple[dict[str, AttributeInput], list[str]]:
+    """Normalised attributes and every problem found, in the definition's order."""
     problems: list[str] = []
     checked: dict[str, AttributeInput] = {}
     ignored: set[str] = set()
@@ -33,19 +43,15 @@ def validate_against_definition(
         if not attribute.variable:
             ignored.add(attribute.code)
             continue
-        value = request.attributes.get(attribute.code)
+        value = given.get(attribute.code)
         if value:
             checked[attribute.code] = _normalise(attribute, value, problems)
         elif attribute.required and attribute.automated != "server_set":
             problems.append(f"attribute[{attribute.code}]: required")
-    if problems:
-        raise bad_request(*problems)
     attributes = {
-        code: checked.get(code, value)
-        for code, value in request.attributes.items()
-        if code not in ignored
+        code: checked.get(code, value) for code, value in given.items() if code not in ignored
     }
-    return request.model_copy(update={"attributes": attributes})
+    return attributes, problems
 
 
 def _normalise(attribute: Attribute, value: AttributeInput, problems: list[str]) -> AttributeInput:
