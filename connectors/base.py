@@ -7,12 +7,13 @@ What those fields mean is the mapping's business, never the connector's.
 
 from __future__ import annotations
 
-import abc
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
 from typing import Any, ClassVar
+
+from pydantic import BaseModel
 
 Record = dict[str, Any]
 
@@ -74,7 +75,7 @@ class BackendQuery:
     limit: int = 1000
 
 
-class Connector(abc.ABC):
+class Connector:
     """Base of every connector. Subclasses override the operations they declare.
 
     `settings` is the connector's own section of the configuration (addresses,
@@ -85,6 +86,9 @@ class Connector(abc.ABC):
 
     kind: ClassVar[str]
     capabilities: ClassVar[frozenset[Capability]] = frozenset()
+    schema_model: ClassVar[type[BaseModel] | None] = None
+    """A pydantic model of the mapping's `backend` section: when set, a mapping file is
+    checked against it on load, with file, line and key in every message."""
 
     def __init__(self, settings: Mapping[str, Any], schema: Mapping[str, Any], *, timeout: float):
         self.settings = settings

@@ -9,8 +9,6 @@ from typing import Any
 
 import pytest
 from lxml import etree
-from schemas import assert_matches
-from wire import spark, stringify
 
 from gateway.open311.errors import Problem
 from gateway.open311.models import (
@@ -35,6 +33,9 @@ from gateway.open311.render import (
     render_services,
     render_updates,
 )
+
+from schemas import assert_matches
+from wire import spark, stringify
 
 WHEN = datetime(2026, 1, 2, 3, 4, 5, 678901, tzinfo=UTC)
 PARIS = timezone(timedelta(hours=1))
