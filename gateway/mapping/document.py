@@ -1,0 +1,52 @@
+"""The shape of a mapping file, as pydantic validates it before anything is compiled.
+
+```yaml
+connector: sql                 # the connector kind this mapping is written for
+backend: {...}                 # the connector's description of the backend, verbatim
+tables:                        # value tables, by name
+  status: {values: {NEW: open, DONE: closed}, fallback: open}
+services: [...]                # the catalogue: Open311 services with their attributes
+requests:
+  create: {backend.field: operation, ...}    # new Open311 request -> backend record
+  read: {open311_field: operation, ...}      # backend record -> Open311 request
+updates:                       # optional: request updates (mySociety extension)
+  create: {backend.field: operation, ...}    # citizen's update -> backend change
+  read: {open311_field: operation, ...}      # backend change -> Open311 update
+```
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from gateway.mapping.catalogue import ServiceEntry
+from gateway.mapping.operations import Operation
+from gateway.mapping.tables import ValueTable
+
+Entries = dict[str, Operation]
+"""Target field (a backend field path, or an Open311 field) -> what its value is."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class RequestSections(_Section):
+    create: Entries
+    read: Entries
+
+
+class UpdateSections(_Section):
+    create: Entries | None = None
+    read: Entries | None = None
+
+
+class MappingFile(_Section):
+    connector: str = Field(min_length=1)
+    backend: dict[str, Any] = Field(default_factory=dict)
+    tables: dict[str, ValueTable] = Field(default_factory=dict)
+    services: tuple[ServiceEntry, ...] = ()
+    requests: RequestSections
+    updates: UpdateSections = Field(default_factory=UpdateSections)

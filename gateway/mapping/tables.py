@@ -1,0 +1,93 @@
+"""Value tables: code lists translated between the backend and Open311.
+
+One table serves both ways: read forward (`key → value`) to translate a code, read
+backwards (`value → key`) when the table is written from the other side, and inverted
+(`value → every key giving it`) to turn an Open311 filter into backend values, which
+is how `status=open` becomes every backend state that reads as open. A value of null
+means "no value": the target is left out. A value not in the table takes the
+`fallback` when one is given, else it is a `MappingError`. Filters list only the keys
+written in a table: a backend value that only the fallback covers is not found by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from gateway.mapping.errors import MappingError
+
+Scalar = str | int | float | bool
+
+
+class ValueTable(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    values: dict[str, Scalar | None]
+    fallback: Scalar | None = None
+    """The result for a value not in the table; without it, such a value is an error."""
+
+    @property
+    def has_fallback(self) -> bool:
+        return "fallback" in self.model_fields_set
+
+
+def table_key(value: Any) -> str:
+    """Table keys are text in YAML; a backend's numeric code finds its entry as text."""
+    return value if isinstance(value, str) else str(value)
+
+
+class Lookup:
+    """A table compiled for fast translation in both directions."""
+
+    def __init__(self, name: str, table: ValueTable) -> None:
+        self.name = name
+        self.table = table
+        keys_by_value: dict[str, list[str]] = {}
+        for key, value in table.values.items():
+            if value is not None:
+                keys_by_value.setdefault(table_key(value), []).append(key)
+        self._keys_by_value = {value: tuple(keys) for value, keys in keys_by_value.items()}
+        self._backwards = {value: keys[0] for value, keys in keys_by_value.items()}
+
+    def shared_values(self) -> list[str]:
+        """Values given by several keys: reading backwards could not tell which key."""
+        return [value for value, keys in self._keys_by_value.items() if len(keys) > 1]
+
+    def forward(self, source: str) -> Callable[[Any], Any]:
+        return self._translator(self.table.values, source)
+
+    def backwards(self, source: str) -> Callable[[Any], Any]:
+        return self._translator(self._backwards, source)
+
+    def keys_giving(self, values: Iterable[Any]) -> tuple[str, ...]:
+        """Every key whose value is one of `values`, without repeats."""
+        found: dict[str, None] = {}
+        for value in values:
+            found.update(dict.fromkeys(self._keys_by_value.get(table_key(value), ())))
+        return tuple(found)
+
+    def values_for(self, keys: Iterable[Any]) -> tuple[Any, ...]:
+        """The values of `keys` that are in the table (the inverse of reading backwards)."""
+        found: dict[Any, None] = {}
+        for key in keys:
+            value = self.table.values.get(table_key(key))
+            if value is not None:
+                found[value] = None
+        return tuple(found)
+
+    def _translator(self, entries: dict[str, Any], source: str) -> Callable[[Any], Any]:
+        name, has_fallback, fallback = self.name, self.table.has_fallback, self.table.fallback
+
+        def translate(value: Any) -> Any:
+            try:
+                return entries[table_key(value)]
+            except KeyError:
+                if has_fallback:
+                    return fallback
+                raise MappingError(
+                    f"{source}: '{value}' is not in table '{name}', which has no fallback"
+                ) from None
+
+        return translate
