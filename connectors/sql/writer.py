@@ -1,0 +1,151 @@
+"""Ticket creation with group commit.
+
+Creates that arrive while a transaction is running wait for the next one and share
+it: one commit, one fsync, one multi-row INSERT per table, however many tickets. Each
+ticket still goes in with its first history row, atomically. When the database
+refuses a batch (a bad value, or a reference that is already stored), each ticket is
+retried alone, so one bad payload fails only itself, and a ticket whose reference is
+already stored gets the stored ticket back (idempotent create). Retries are rare, so
+the common path is two INSERTs and a commit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+from sqlalchemy import insert, select
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from connectors.base import ConnectorError, PermanentError, Record, TransientError
+from connectors.sql.errors import database_call
+from connectors.sql.schema import Tables
+
+MAX_BATCH = 64
+
+
+@dataclass(frozen=True, slots=True)
+class NewTicket:
+    ticket: Record
+    first_change: Record
+    reference: str
+    outcome: asyncio.Future[Record]
+
+
+class TicketWriter:
+    def __init__(self, engine: AsyncEngine, tables: Tables, *, timeout: float) -> None:
+        self._engine = engine
+        self._tables = tables
+        self._timeout = timeout
+        self._queue: asyncio.Queue[NewTicket] = asyncio.Queue()
+        self._task: asyncio.Task[None] | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="sql-ticket-writer")
+
+    async def close(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+        while not self._queue.empty():
+            _settle([self._queue.get_nowait()], TransientError("the connector is closing"))
+
+    async def create(self, ticket: Record, first_change: Record, reference: str) -> Record:
+        """The stored ticket; waits for the transaction that carries it."""
+        if self._task is None:
+            raise TransientError("the connector is not started")
+        outcome: asyncio.Future[Record] = asyncio.get_running_loop().create_future()
+        self._queue.put_nowait(NewTicket(ticket, first_change, reference, outcome))
+        return await outcome
+
+    async def _run(self) -> None:
+        while True:
+            batch = [await self._queue.get()]
+            while len(batch) < MAX_BATCH and not self._queue.empty():
+                batch.append(self._queue.get_nowait())
+            try:
+                await self._write(batch)
+            except asyncio.CancelledError:
+                _settle(batch, TransientError("the connector is closing"))
+                raise
+            except Exception as bug:  # the writer must outlive a bug, and callers see it
+                _settle(batch, bug)
+
+    async def _write(self, batch: list[NewTicket]) -> None:
+        batch = [new for new in batch if not new.outcome.done()]  # callers that gave up
+        if not batch:
+            return
+        try:
+            async with database_call(self._timeout):
+                stored = await self._insert(batch)
+        except PermanentError as refused:
+            if len(batch) > 1:
+                for new in batch:
+                    await self._write([new])
+            else:
+                await self._settle_refused(batch[0], refused)
+        except ConnectorError as failure:
+            _settle(batch, failure)
+        else:
+            for new in batch:
+                if not new.outcome.done():
+                    new.outcome.set_result(stored[new.reference])
+
+    async def _settle_refused(self, new: NewTicket, refused: PermanentError) -> None:
+        """A lone refusal is most often a reference already stored: a retried create."""
+        reference = self._tables.tickets.c[self._tables.schema.tickets.reference]
+        query = select(self._tables.tickets).where(reference == new.reference)
+        try:
+            async with database_call(self._timeout), self._engine.connect() as connection:
+                stored = (await connection.execute(query)).mappings().first()
+        except ConnectorError as failure:
+            _settle([new], failure)
+            return
+        if stored is None:
+            _settle([new], refused)
+        elif not new.outcome.done():
+            new.outcome.set_result(dict(stored))
+
+    async def _insert(self, batch: list[NewTicket]) -> dict[str, Record]:
+        tickets, history = self._tables.tickets, self._tables.history
+        spec = self._tables.schema
+        fresh: dict[str, NewTicket] = {}
+        for new in batch:
+            fresh.setdefault(new.reference, new)
+        stored: dict[str, Record] = {}
+        async with self._engine.begin() as connection:
+            statement = insert(tickets).returning(*tickets.c)
+            for rows in _same_keys(new.ticket for new in fresh.values()):
+                result = await connection.execute(statement, rows)
+                for row in result.mappings():
+                    stored[row[spec.tickets.reference]] = dict(row)
+            first_changes = []
+            for reference, new in fresh.items():
+                ticket = stored[reference]
+                change = {**new.first_change, spec.history.ticket: ticket[spec.tickets.id]}
+                change.setdefault(
+                    spec.history.time, ticket[spec.tickets.created_at] or datetime.now(UTC)
+                )
+                first_changes.append(change)
+            for rows in _same_keys(first_changes):
+                await connection.execute(insert(history), rows)
+        return stored
+
+
+def _same_keys(records: Iterable[Record]) -> list[list[Record]]:
+    """Records grouped by their keys: one multi-row INSERT needs the same columns."""
+    groups: dict[frozenset[str], list[Record]] = {}
+    for record in records:
+        groups.setdefault(frozenset(record), []).append(record)
+    return list(groups.values())
+
+
+def _settle(batch: Iterable[NewTicket], failure: Exception) -> None:
+    for new in batch:
+        if not new.outcome.done():
+            new.outcome.set_exception(failure)
