@@ -40,6 +40,8 @@ class TicketWriter:
         self._engine = engine
         self._tables = tables
         self._timeout = timeout
+        self._insert_tickets = insert(tables.tickets).returning(*tables.tickets.c)
+        self._insert_changes = insert(tables.history)
         self._queue: asyncio.Queue[NewTicket] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -112,16 +114,14 @@ class TicketWriter:
             new.outcome.set_result(dict(stored))
 
     async def _insert(self, batch: list[NewTicket]) -> dict[str, Record]:
-        tickets, history = self._tables.tickets, self._tables.history
         spec = self._tables.schema
         fresh: dict[str, NewTicket] = {}
         for new in batch:
             fresh.setdefault(new.reference, new)
         stored: dict[str, Record] = {}
         async with self._engine.begin() as connection:
-            statement = insert(tickets).returning(*tickets.c)
             for rows in _same_keys(new.ticket for new in fresh.values()):
-                result = await connection.execute(statement, rows)
+                result = await connection.execute(self._insert_tickets, rows)
                 for row in result.mappings():
                     stored[row[spec.tickets.reference]] = dict(row)
             first_changes = []
@@ -133,7 +133,7 @@ class TicketWriter:
                 )
                 first_changes.append(change)
             for rows in _same_keys(first_changes):
-                await connection.execute(insert(history), rows)
+                await connection.execute(self._insert_changes, rows)
         return stored
 
 
