@@ -72,7 +72,7 @@ async def submit_request(
         raise bad_request(f"request cannot be mapped for the backend: {exc}") from None
     record = await _backend(tenant, tenant.connector.create(payload, idempotency_key))
     try:
-        service_request_id = tenant.mapping.service_request(record).service_request_id
+        service_request_id = tenant.mapping.service_request_id(record)
     except MappingError as exc:
         raise _mapped(tenant, exc) from None
     if tenant.catalogue.service(request.service_code).type is ServiceType.BATCH:

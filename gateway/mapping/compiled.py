@@ -156,6 +156,13 @@ class CompiledMapping:
                 values["service_name"] = name
         return self._request_from_backend.target.build(values)
 
+    def service_request_id(self, record: Record) -> str:
+        """The Open311 id of a backend record, without building the whole request."""
+        value = self._request_from_backend.values(record).get("service_request_id")
+        if value is None:
+            raise MappingError("the backend record has no value for service_request_id")
+        return str(value)
+
     def backend_query(self, query: RequestQuery) -> BackendQuery:
         """The backend search for GET requests' filters (statuses through the status table)."""
         return self._query_plan(query)
