@@ -6,8 +6,8 @@ into an Open311 error body with the right status, and writes one access-log line
 
 from __future__ import annotations
 
+import secrets
 import time
-import uuid
 
 from aiohttp import web
 
@@ -29,7 +29,7 @@ class Edge:
 
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        request_id = request.headers.get("X-Request-ID") or uuid.uuid4().hex
+        request_id = request.headers.get("X-Request-ID") or secrets.token_hex(8)
         fmt: Format = requested_format(request.path)
         route, call = "unmatched", None
         try:
