@@ -1,0 +1,491 @@
+"""HTTP throughput of the gateway against a bare aiohttp app serving the same bytes.
+
+The bare app answers the responses captured from the gateway, byte for byte, on the
+same framework and event loop, so `gateway req/s / bare req/s` is the share of the
+framework's ceiling the gateway keeps once it does its real work (routing, parsing,
+validation, the SQLite backend, rendering, the access log). Absolute numbers on a
+shared machine mean little; the ratio of two runs taken side by side does.
+
+Run:  python tests/bench/bench_http.py [--duration 10] [--connections 32] [--rounds 2]
+      python tests/bench/bench_http.py --quick        # 2 s runs, 1 round: smoke check
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+REPO = HERE.parents[1]
+HOST = "127.0.0.1"
+API_KEY = "bench-key"
+SEED_REQUESTS = 5
+START_TIMEOUT = 60.0
+LOCATION = {"lat": "51.5072", "long": "-0.1276"}
+
+
+class BenchError(Exception):
+    """A failure that makes the figures meaningless: reported, then exit non-zero."""
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    label: str
+    method: str
+    path: str
+    target: float | None
+    """The ratio gateway/bare we report against, if any."""
+
+
+ROUTES = (
+    Route("GET services.json", "GET", "/services.json", 0.6),
+    Route("GET services.xml", "GET", "/services.xml", None),
+    Route("GET requests.json", "GET", "/requests.json", None),
+    # Last on purpose: it grows the ticket table, which GET requests.json reads.
+    Route("POST requests.json", "POST", "/requests.json", 0.2),
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Capture:
+    status: int
+    content_type: str
+    body: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class WrkResult:
+    requests_per_s: float
+    p99_ms: float
+    requests: int
+    non_2xx: int
+    socket_errors: str | None
+
+
+@dataclass(slots=True)
+class Server:
+    name: str
+    process: subprocess.Popen[bytes]
+    port: int
+    stderr: Path
+
+    @property
+    def base(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+
+# --- helpers -------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now (the kernel picks it)."""
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return int(sock.getsockname()[1])
+
+
+def fetch(url: str, *, data: bytes | None = None, timeout: float = 10.0) -> tuple[int, str, bytes]:
+    """(status, content-type, body) of one request; HTTP errors are answers, not raises."""
+    headers = {"Content-Type": "application/x-www-form-urlencoded"} if data is not None else {}
+    request = urllib.request.Request(url, data=data, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
+            return response.status, response.headers.get("Content-Type", ""), response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, error.headers.get("Content-Type", ""), error.read()
+
+
+def pinned(cpu: int | None, command: list[str]) -> list[str]:
+    return command if cpu is None else ["taskset", "-c", str(cpu), *command]
+
+
+def tail(path: Path, lines: int = 20) -> str:
+    with suppress(OSError):
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    return ""
+
+
+@contextmanager
+def server(
+    name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path
+) -> Iterator[Server]:
+    """Run a server until the block ends; stdout and stderr go to files in `log_dir`."""
+    log = log_dir / f"{name}.stdout.log"
+    err = log_dir / f"{name}.stderr.log"
+    with log.open("wb") as out, err.open("wb") as errors:
+        process = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=errors)
+    running = Server(name, process, port, err)
+    try:
+        wait_until_healthy(running)
+        yield running
+    finally:
+        stop(process)
+
+
+def wait_until_healthy(running: Server) -> None:
+    deadline = time.monotonic() + START_TIMEOUT
+    while time.monotonic() < deadline:
+        if running.process.poll() is not None:
+            raise BenchError(
+                f"{running.name} exited with {running.process.returncode} before answering "
+                f"/healthz; its stderr ends with:\n{tail(running.stderr)}"
+            )
+        with suppress(OSError):
+            if fetch(running.base + "/healthz", timeout=2.0)[0] == 200:
+                return
+        time.sleep(0.2)
+    raise BenchError(f"{running.name} did not answer /healthz within {START_TIMEOUT:.0f} s")
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM (aiohttp shuts down cleanly on it), SIGKILL if it lingers."""
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+# --- the gateway: pick a service, seed, capture ------------------------------------------
+
+
+def attribute_value(attribute: dict[str, Any]) -> list[str]:
+    """Values satisfying one required attribute of a service definition, by datatype."""
+    datatype = attribute.get("datatype")
+    keys = [str(value["key"]) for value in attribute.get("values") or []]
+    if datatype in ("singlevaluelist", "multivaluelist"):
+        if not keys:
+            raise BenchError(f"attribute {attribute.get('code')}: a list with no values")
+        return keys[:1]
+    if datatype == "number":
+        return ["1"]
+    if datatype == "datetime":
+        return [datetime.now(UTC).replace(microsecond=0).isoformat().replace("+00:00", "Z")]
+    return ["benchmark"]
+
+
+def request_form(base: str, service: dict[str, Any]) -> list[tuple[str, str]]:
+    """A valid POST requests form for `service`, required attributes filled in."""
+    code = str(service["service_code"])
+    form = [
+        ("api_key", API_KEY),
+        ("service_code", code),
+        *LOCATION.items(),
+        ("description", "Benchmark request"),
+    ]
+    if not service.get("metadata"):
+        return form
+    status, _, body = fetch(f"{base}/services/{urllib.parse.quote(code)}.json")
+    if status != 200:
+        raise BenchError(f"GET services/{code}.json answered {status}: {body[:300]!r}")
+    for attribute in json.loads(body).get("attributes", []):
+        wanted = attribute.get("required") and attribute.get("variable", True)
+        if not wanted or attribute.get("automated") == "server_set":
+            continue
+        values = attribute_value(attribute)
+        if attribute.get("datatype") == "multivaluelist":
+            form += [(f"attribute[{attribute['code']}][]", v) for v in values]
+        else:
+            form += [(f"attribute[{attribute['code']}]", v) for v in values]
+    return form
+
+
+def pick_service(base: str) -> dict[str, Any]:
+    """A realtime service, preferring one without metadata (no attributes to fill)."""
+    status, _, body = fetch(f"{base}/services.json")
+    if status != 200:
+        raise BenchError(f"GET services.json answered {status}: {body[:300]!r}")
+    realtime = [s for s in json.loads(body) if s.get("type", "realtime") == "realtime"]
+    if not realtime:
+        raise BenchError("services.json lists no realtime service to POST requests to")
+    realtime.sort(key=lambda s: bool(s.get("metadata")))
+    return realtime[0]
+
+
+def seed_and_capture(base: str, form: list[tuple[str, str]]) -> dict[Route, Capture]:
+    """Create a few requests, then record what each benchmarked route answers."""
+    body = urllib.parse.urlencode(form).encode()
+    for _ in range(SEED_REQUESTS):
+        status, _, answer = fetch(f"{base}/requests.json", data=body)
+        if not 200 <= status < 300:
+            raise BenchError(f"seeding POST requests.json answered {status}: {answer[:300]!r}")
+    captures = {}
+    # The POST first: it creates a request too, which GET requests.json must list.
+    for route in sorted(ROUTES, key=lambda r: r.method != "POST"):
+        data = body if route.method == "POST" else None
+        status, content_type, answer = fetch(base + route.path, data=data)
+        if not 200 <= status < 300:
+            raise BenchError(f"{route.label} answered {status}: {answer[:300]!r}")
+        captures[route] = Capture(status, content_type, answer)
+    listing = next(r for r in ROUTES if r.method == "GET" and r.path == "/requests.json")
+    found = json.loads(captures[listing].body)
+    if len(found) < SEED_REQUESTS:
+        raise BenchError(f"GET requests.json lists {len(found)} requests after seeding")
+    return {route: captures[route] for route in ROUTES}
+
+
+def write_captures(captures: dict[Route, Capture], path: Path) -> None:
+    rows = [
+        {
+            "method": route.method,
+            "path": route.path,
+            "status": capture.status,
+            "content_type": capture.content_type,
+            "body_b64": base64.b64encode(capture.body).decode(),
+        }
+        for route, capture in captures.items()
+    ]
+    path.write_text(json.dumps(rows, indent=1), encoding="utf-8")
+
+
+def check_same_bytes(route: Route, gateway: Server, bare: Server) -> None:
+    """Both servers must send the same body for a GET, or the ratio compares unlike work."""
+    if route.method != "GET":
+        return
+    ours, theirs = fetch(gateway.base + route.path), fetch(bare.base + route.path)
+    if ours != theirs:
+        print(
+            f"  warning: {route.label}: gateway now answers {len(ours[2])} bytes, "
+            f"bare {len(theirs[2])} (captured earlier)",
+            file=sys.stderr,
+        )
+
+
+# --- wrk ---------------------------------------------------------------------------------
+
+
+def post_script(path: Path, form: list[tuple[str, str]]) -> None:
+    """The wrk Lua script for POST requests.json: the same valid form every time."""
+    body = urllib.parse.urlencode(form)
+    assert '"' not in body and "\\" not in body  # urlencoded: safe in a Lua string
+    path.write_text(
+        'wrk.method = "POST"\n'
+        'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        f'wrk.body = "{body}"\n',
+        encoding="utf-8",
+    )
+
+
+_UNITS_MS = {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60_000.0, "h": 3_600_000.0}
+
+
+def parse_wrk(output: str) -> WrkResult:
+    """Requests/s, p99 (needs --latency), totals and errors from wrk's report."""
+    rate = re.search(r"^Requests/sec:\s+([\d.]+)", output, re.M)
+    p99 = re.search(r"^\s+99(?:\.000)?%\s+([\d.]+)(us|ms|s|m|h)\b", output, re.M)
+    total = re.search(r"^\s+(\d+) requests in ", output, re.M)
+    if not (rate and p99 and total):
+        raise BenchError(f"cannot parse wrk's output:\n{output}")
+    non_2xx = re.search(r"^\s+Non-2xx or 3xx responses:\s+(\d+)", output, re.M)
+    errors = re.search(r"^\s+Socket errors:\s+(.+)$", output, re.M)
+    return WrkResult(
+        requests_per_s=float(rate.group(1)),
+        p99_ms=float(p99.group(1)) * _UNITS_MS[p99.group(2)],
+        requests=int(total.group(1)),
+        non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
+        socket_errors=errors.group(1).strip() if errors else None,
+    )
+
+
+def run_wrk(args: argparse.Namespace, url: str, duration: float, script: Path | None) -> WrkResult:
+    command = ["wrk", "-t", str(args.threads), "-c", str(args.connections)]
+    command += ["-d", f"{duration:g}s", "--latency"]
+    if script is not None:
+        command += ["-s", str(script)]
+    completed = subprocess.run(
+        pinned(args.client_cpu, [*command, url]), capture_output=True, text=True, check=False
+    )
+    if completed.returncode != 0:
+        raise BenchError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")
+    return parse_wrk(completed.stdout)
+
+
+def measure(
+    args: argparse.Namespace,
+    route: Route,
+    servers: tuple[Server, Server],
+    script: Path | None,
+) -> dict[str, WrkResult]:
+    """Warm both up, then alternate gateway and bare; keep each one's best round."""
+    best: dict[str, WrkResult] = {}
+    for running in servers:
+        run_wrk(args, running.base + route.path, args.warmup, script)
+    for round_no in range(1, args.rounds + 1):
+        for running in servers:
+            result = run_wrk(args, running.base + route.path, args.duration, script)
+            print(
+                f"  round {round_no} {running.name:<7} {result.requests_per_s:>10.1f} req/s  "
+                f"p99 {result.p99_ms:8.2f} ms  ({result.requests} requests"
+                + (f", socket errors: {result.socket_errors}" if result.socket_errors else "")
+                + ")",
+                flush=True,
+            )
+            if result.non_2xx:
+                raise BenchError(
+                    f"{route.label} on {running.name}: {result.non_2xx} of {result.requests} "
+                    "responses were not 2xx/3xx, so the figures do not measure the real work"
+                )
+            previous = best.get(running.name)
+            if previous is None or result.requests_per_s > previous.requests_per_s:
+                best[running.name] = result
+    return best
+
+
+# --- report ------------------------------------------------------------------------------
+
+
+def print_table(results: dict[Route, dict[str, WrkResult]]) -> None:
+    header = ("route", "gateway req/s", "bare req/s", "ratio", "gw p99 ms", "bare p99 ms", "target")
+    rows = []
+    for route, best in results.items():
+        gateway, bare = best["gateway"], best["bare"]
+        ratio = gateway.requests_per_s / bare.requests_per_s if bare.requests_per_s else 0.0
+        target = "-"
+        if route.target is not None:
+            target = f">= {route.target:.2f} {'ok' if ratio >= route.target else 'BELOW'}"
+        rows.append(
+            (
+                route.label,
+                f"{gateway.requests_per_s:.0f}",
+                f"{bare.requests_per_s:.0f}",
+                f"{ratio:.2f}",
+                f"{gateway.p99_ms:.2f}",
+                f"{bare.p99_ms:.2f}",
+                target,
+            )
+        )
+    widths = [max(len(row[i]) for row in (header, *rows)) for i in range(len(header))]
+    for row in (header, tuple("-" * w for w in widths), *rows):
+        cells = [
+            cell.ljust(width) if i in (0, len(row) - 1) else cell.rjust(width)
+            for i, (cell, width) in enumerate(zip(row, widths, strict=True))
+        ]
+        print("  ".join(cells).rstrip())
+
+
+# --- main --------------------------------------------------------------------------------
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds per wrk run")
+    parser.add_argument("--connections", type=int, default=32, help="wrk connections")
+    parser.add_argument("--threads", type=int, default=1, help="wrk threads (it has one CPU)")
+    parser.add_argument("--rounds", type=int, default=2, help="alternating rounds per server")
+    parser.add_argument("--warmup", type=float, default=None, help="seconds (default: 2)")
+    parser.add_argument("--quick", action="store_true", help="smoke check: 2 s runs, 1 round")
+    parser.add_argument("--server-cpu", type=int, default=0, help="CPU both servers run on")
+    parser.add_argument("--client-cpu", type=int, default=1, help="CPU wrk runs on")
+    parser.add_argument("--no-pin", action="store_true", help="do not use taskset")
+    parser.add_argument("--keep", action="store_true", help="keep the temp folder (logs, DB)")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.duration, args.rounds = 2.0, 1
+        args.warmup = 1.0 if args.warmup is None else args.warmup
+    if args.warmup is None:
+        args.warmup = 2.0
+    if args.no_pin:
+        args.server_cpu = args.client_cpu = None
+    if min(args.duration, args.warmup) <= 0 or args.rounds < 1 or args.connections < args.threads:
+        parser.error("need duration and warmup > 0, rounds >= 1, connections >= threads")
+    return args
+
+
+def check_tools(args: argparse.Namespace) -> None:
+    if shutil.which("wrk") is None:
+        raise BenchError("wrk is not installed: apt-get install wrk")
+    if args.server_cpu is None:
+        return
+    if shutil.which("taskset") is None:
+        raise BenchError("taskset is not installed (apt-get install util-linux), or pass --no-pin")
+    cpus = os.sched_getaffinity(0)
+    if (
+        args.server_cpu not in cpus
+        or args.client_cpu not in cpus
+        or args.server_cpu == args.client_cpu
+    ):
+        raise BenchError(
+            f"--server-cpu {args.server_cpu} and --client-cpu {args.client_cpu} must be two "
+            f"different CPUs of {sorted(cpus)}; or pass --no-pin"
+        )
+
+
+def run(args: argparse.Namespace, work: Path) -> None:
+    env = os.environ | {"OPEN311_DATA_DIR": str(work / "data"), "OPEN311_API_KEY": API_KEY}
+    gateway_cmd = [sys.executable, "-m", "gateway", "serve", "--host", HOST]
+    gateway_port = free_port()
+    gateway_cmd += ["--port", str(gateway_port)]
+    with server("gateway", pinned(args.server_cpu, gateway_cmd), env, gateway_port, work) as gw:
+        service = pick_service(gw.base)
+        form = request_form(gw.base, service)
+        captures = seed_and_capture(gw.base, form)
+        write_captures(captures, work / "captures.json")
+        post_script(work / "post.lua", form)
+        print(f"service {service['service_code']}; captured bytes: ", end="")
+        print(", ".join(f"{r.label} {len(c.body)}" for r, c in captures.items()))
+
+        bare_port = free_port()
+        bare_cmd = [sys.executable, str(HERE / "bare_app.py"), "--captures"]
+        bare_cmd += [str(work / "captures.json"), "--host", HOST, "--port", str(bare_port)]
+        with server("bare", pinned(args.server_cpu, bare_cmd), env, bare_port, work) as bare:
+            results = {}
+            for route in ROUTES:
+                print(f"{route.label}", flush=True)
+                check_same_bytes(route, gw, bare)
+                script = work / "post.lua" if route.method == "POST" else None
+                results[route] = measure(args, route, (gw, bare), script)
+    print()
+    print_table(results)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    work = Path(tempfile.mkdtemp(prefix="open311-bench-"))
+    try:
+        check_tools(args)
+        pin = (
+            "not pinned"
+            if args.server_cpu is None
+            else (f"servers on CPU {args.server_cpu}, wrk on CPU {args.client_cpu}")
+        )
+        print(
+            f"wrk -t{args.threads} -c{args.connections} -d{args.duration:g}s, "
+            f"{args.rounds} round(s), warmup {args.warmup:g}s; {pin}; work dir {work}; "
+            f"load average {os.getloadavg()[0]:.2f} (another load skews the ratios)"
+        )
+        run(args, work)
+        return 0
+    except BenchError as error:
+        print(f"bench_http: {error}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    finally:
+        if args.keep:
+            print(f"kept {work}", file=sys.stderr)
+        else:
+            shutil.rmtree(work, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
