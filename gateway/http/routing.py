@@ -7,6 +7,7 @@ redirect (which breaks POST), so the edge resolves paths here.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ class Router:
     def __init__(self, base_path: str = "") -> None:
         self.base_path = base_path
         self._routes: list[Route] = []
+        self.resolve = functools.lru_cache(maxsize=4096)(self._resolve)
+        """Paths repeat (services.json, requests.xml): a hit skips the regex scan."""
 
     def add(self, template: str, **handlers: Handler) -> None:
         """Register `template` (with at most one `{name}` segment) for the given methods."""
@@ -55,6 +58,7 @@ class Router:
                 {m.upper(): h for m, h in handlers.items()},
             )
         )
+        self.resolve.cache_clear()
 
     def resource_path(self, path: str) -> str:
         """The path relative to the base, with doubled slashes merged."""
@@ -63,7 +67,7 @@ class Router:
             path = path[len(self.base_path) :]
         return path.lstrip("/")
 
-    def resolve(self, method: str, path: str) -> Match:
+    def _resolve(self, method: str, path: str) -> Match:
         resource = self.resource_path(path)
         for route in self._routes:
             found = route.pattern.fullmatch(resource)
