@@ -53,6 +53,16 @@ class FieldReader:
     coerce: Coerce | None
 
 
+def _read(field: FieldReader, record: Record) -> Any:
+    value = field.get(record, None)
+    if value is None or field.coerce is None:
+        return value
+    try:
+        return field.coerce(value)
+    except MappingError as exc:
+        raise MappingError(f"{field.name}: {exc}") from None
+
+
 class FromBackend(Generic[M]):
     """Builds an Open311 model from a backend record."""
 
@@ -64,16 +74,15 @@ class FromBackend(Generic[M]):
     def values(self, record: Record) -> dict[str, Any]:
         values: dict[str, Any] = {}
         for field in self._fields:
-            value = field.get(record, None)
-            if value is None:
-                continue
-            if field.coerce is not None:
-                try:
-                    value = field.coerce(value)
-                except MappingError as exc:
-                    raise MappingError(f"{field.name}: {exc}") from None
-            values[field.name] = value
+            value = _read(field, record)
+            if value is not None:
+                values[field.name] = value
         return values
+
+    def value(self, record: Record, name: str) -> Any:
+        """One field alone, for callers that need no more (the id after a create)."""
+        field = next((field for field in self._fields if field.name == name), None)
+        return None if field is None else _read(field, record)
 
     def __call__(self, record: Record) -> M:
         return self.target.build(self.values(record))
@@ -158,7 +167,7 @@ class CompiledMapping:
 
     def service_request_id(self, record: Record) -> str:
         """The Open311 id of a backend record, without building the whole request."""
-        value = self._request_from_backend.values(record).get("service_request_id")
+        value = self._request_from_backend.value(record, "service_request_id")
         if value is None:
             raise MappingError("the backend record has no value for service_request_id")
         return str(value)

@@ -725,8 +725,9 @@ def test_embedded_round_trip_of_every_service(embedded: CompiledMapping) -> None
             description="Please fix",
             media_urls=("http://img/1.jpg",),
         )
-        found = embedded.service_request(_stored(embedded.create_payload(new, CONTEXT), number))
-        assert found.service_request_id == str(number)
+        stored = _stored(embedded.create_payload(new, CONTEXT), number)
+        found = embedded.service_request(stored)
+        assert found.service_request_id == embedded.service_request_id(stored) == str(number)
         assert found.service_code == service.service_code
         assert found.service_name == service.service_name
         assert found.status is RequestStatus.OPEN
@@ -735,6 +736,11 @@ def test_embedded_round_trip_of_every_service(embedded: CompiledMapping) -> None
         assert (found.description, found.media_url) == ("Please fix", "http://img/1.jpg")
         assert found.requested_datetime == NOW
         assert found.agency_responsible
+
+
+def test_a_record_without_an_id_is_a_mapping_error(embedded: CompiledMapping) -> None:
+    with pytest.raises(MappingError, match="no value for service_request_id"):
+        embedded.service_request_id({"category": "RD-POT"})
 
 
 @pytest.mark.parametrize(
