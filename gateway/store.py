@@ -1,17 +1,21 @@
 """The gateway's own durable state: tokens and the backend ids they resolve to.
 
-SQLAlchemy Core on an async engine: SQLite (WAL, full sync) by default, PostgreSQL
-when several gateway instances share it, so a token resolves on any instance.
+SQLAlchemy Core on the same durable engines as the SQL connector: SQLite (WAL, full
+sync, one writer) by default, PostgreSQL when several gateway instances share it, so
+a token resolves on any instance.
 """
 
 from __future__ import annotations
 
 import secrets
 from datetime import UTC, datetime
-from pathlib import Path
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, event, select, text
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy import Column, DateTime, MetaData, String, Table, select, text
+
+from connectors.sql.engines import Engines, create_engines, sqlite_file
+
+_TIMEOUT_SECONDS = 5.0
+"""How long a store statement may wait for SQLite's write lock."""
 
 metadata = MetaData()
 
@@ -32,35 +36,34 @@ def new_token() -> str:
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
-        self._engine: AsyncEngine | None = None
+        self._engines: Engines | None = None
 
     @property
-    def engine(self) -> AsyncEngine:
-        if self._engine is None:
+    def engines(self) -> Engines:
+        if self._engines is None:
             raise RuntimeError("store is not started")
-        return self._engine
+        return self._engines
 
     async def start(self) -> None:
-        if self.url.startswith("sqlite"):
-            _ensure_parent_folder(self.url)
-        self._engine = create_async_engine(self.url)
-        if self.url.startswith("sqlite"):
-            event.listen(self._engine.sync_engine, "connect", _sqlite_durability)
-        async with self._engine.begin() as connection:
+        database = sqlite_file(self.url)
+        if database is not None:
+            database.parent.mkdir(parents=True, exist_ok=True)
+        self._engines = create_engines(self.url, timeout=_TIMEOUT_SECONDS, pool_size=None)
+        async with self._engines.writer.begin() as connection:
             await connection.run_sync(metadata.create_all)
 
     async def close(self) -> None:
-        if self._engine is not None:
-            await self._engine.dispose()
-            self._engine = None
+        if self._engines is not None:
+            await self._engines.dispose()
+            self._engines = None
 
     async def ping(self) -> None:
-        async with self.engine.connect() as connection:
+        async with self.engines.reader.connect() as connection:
             await connection.execute(text("SELECT 1"))
 
     async def record_token(self, jurisdiction_id: str, service_request_id: str | None) -> str:
         token = new_token()
-        async with self.engine.begin() as connection:
+        async with self.engines.writer.begin() as connection:
             await connection.execute(
                 tokens.insert().values(
                     token=token,
@@ -76,20 +79,6 @@ class Store:
         query = select(tokens.c.service_request_id).where(
             tokens.c.token == token, tokens.c.jurisdiction_id == jurisdiction_id
         )
-        async with self.engine.connect() as connection:
+        async with self.engines.reader.connect() as connection:
             row = (await connection.execute(query)).first()
         return (False, None) if row is None else (True, row.service_request_id)
-
-
-def _ensure_parent_folder(url: str) -> None:
-    _, _, file = url.partition(":///")
-    if file and file != ":memory:":
-        Path(file).parent.mkdir(parents=True, exist_ok=True)
-
-
-def _sqlite_durability(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
-    cursor = dbapi_connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=5000")
-    cursor.close()
