@@ -18,7 +18,8 @@ class Call:
     request: web.Request
     runtime: Runtime
     fmt: Format
-    argument: str | None
+    argument: str
+    """The route's `{name}` segment (a service code, id or token); empty when it has none."""
     params: Params
     """Query string and form body merged, in order; file parts left out."""
     jurisdiction_id: str | None = None

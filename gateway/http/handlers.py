@@ -26,7 +26,6 @@ async def services(call: Call) -> bytes:
 
 
 async def service_definition(call: Call) -> bytes:
-    assert call.argument is not None
     return call.tenant().catalogue.definition_document(call.argument, call.fmt)
 
 
@@ -64,7 +63,6 @@ def _idempotency_key(call: Call) -> str:
 
 
 async def token(call: Call) -> bytes:
-    assert call.argument is not None
     receipt = await operations.resolve_token(call.runtime.store, call.tenant(), call.argument)
     return render.render_receipts([receipt], call.fmt)
 
@@ -77,7 +75,6 @@ async def requests(call: Call) -> bytes:
 
 
 async def request(call: Call) -> bytes:
-    assert call.argument is not None
     found = await operations.get_request(call.tenant(), call.argument)
     return render.render_requests([found], call.fmt)
 

@@ -38,7 +38,7 @@ class Match:
     route: Route
     handler: Handler
     fmt: Format
-    argument: str | None
+    argument: str
 
 
 class Router:
@@ -82,7 +82,7 @@ class Router:
                 raise Open311Error(
                     405, f"method {method} is not allowed here", headers={"Allow": allowed}
                 )
-            return Match(route, handler, fmt, arguments[0] if arguments else None)  # type: ignore[arg-type]
+            return Match(route, handler, fmt, arguments[0] if arguments else "")  # type: ignore[arg-type]
         raise not_found(f"no such resource '/{resource}'")
 
 
