@@ -58,7 +58,7 @@ class GatewayConfig(_Section):
     changeset: AwareDatetime | None = None
     """When the configuration last changed; defaults to the newest file's mtime."""
     environment: str = Field(default="production", pattern="^(production|test)$")
-    store_url: str = "sqlite+aiosqlite:///open311-data/gateway.db"
+    store_url: str = "sqlite:///open311-data/gateway.db"
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     access_log: bool = True
 

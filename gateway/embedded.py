@@ -41,7 +41,7 @@ def embedded_config(folder: Path, base_url: str) -> tuple[Config, str | None]:
     config = Config(
         gateway=GatewayConfig(
             base_url=base_url,
-            store_url=f"sqlite+aiosqlite:///{folder / 'gateway.db'}",
+            store_url=f"sqlite:///{folder / 'gateway.db'}",
             contact="Example City 311, 311@example.city",
             key_service="Run `open311-gateway keys new --jurisdiction example.city`.",
         ),
@@ -53,7 +53,7 @@ def embedded_config(folder: Path, base_url: str) -> tuple[Config, str | None]:
                 api_keys=[key_hash],
                 connector=ConnectorConfig(
                     settings={
-                        "url": f"sqlite+aiosqlite:///{folder / 'tickets.db'}",
+                        "url": f"sqlite:///{folder / 'tickets.db'}",
                         "create_schema": True,
                     }
                 ),

@@ -1,6 +1,6 @@
 """The gateway's own durable state: tokens and the backend ids they resolve to.
 
-SQLAlchemy Core on the same durable engines as the SQL connector: SQLite (WAL, full
+SQLAlchemy Core on the same kind of durable database as the SQL connector: SQLite (WAL, full
 sync, one writer) by default, PostgreSQL when several gateway instances share it, so
 a token resolves on any instance.
 """
@@ -12,7 +12,7 @@ from datetime import UTC, datetime
 
 from sqlalchemy import Column, DateTime, MetaData, String, Table, select, text
 
-from connectors.sql.engines import Engines, create_engines, sqlite_file
+from connectors.sql.database import Database, open_database, sqlite_file
 
 _TIMEOUT_SECONDS = 5.0
 """How long a store statement may wait for SQLite's write lock."""
@@ -36,42 +36,38 @@ def new_token() -> str:
 class Store:
     def __init__(self, url: str) -> None:
         self.url = url
-        self._engines: Engines | None = None
+        self._database: Database | None = None
 
     @property
-    def engines(self) -> Engines:
-        if self._engines is None:
+    def database(self) -> Database:
+        if self._database is None:
             raise RuntimeError("store is not started")
-        return self._engines
+        return self._database
 
     async def start(self) -> None:
-        database = sqlite_file(self.url)
-        if database is not None:
-            database.parent.mkdir(parents=True, exist_ok=True)
-        self._engines = create_engines(self.url, timeout=_TIMEOUT_SECONDS, pool_size=None)
-        async with self._engines.writer.begin() as connection:
-            await connection.run_sync(metadata.create_all)
+        database_file = sqlite_file(self.url)
+        if database_file is not None:
+            database_file.parent.mkdir(parents=True, exist_ok=True)
+        self._database = open_database(self.url, timeout=_TIMEOUT_SECONDS, pool_size=None)
+        await self._database.write(metadata.create_all)
 
     async def close(self) -> None:
-        if self._engines is not None:
-            await self._engines.dispose()
-            self._engines = None
+        if self._database is not None:
+            await self._database.dispose()
+            self._database = None
 
     async def ping(self) -> None:
-        async with self.engines.reader.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        await self.database.read(lambda connection: connection.execute(text("SELECT 1")))
 
     async def record_token(self, jurisdiction_id: str, service_request_id: str | None) -> str:
         token = new_token()
-        async with self.engines.writer.begin() as connection:
-            await connection.execute(
-                tokens.insert().values(
-                    token=token,
-                    jurisdiction_id=jurisdiction_id,
-                    service_request_id=service_request_id,
-                    created_at=datetime.now(UTC),
-                )
-            )
+        row = {
+            "token": token,
+            "jurisdiction_id": jurisdiction_id,
+            "service_request_id": service_request_id,
+            "created_at": datetime.now(UTC),
+        }
+        await self.database.write(lambda connection: connection.execute(tokens.insert(), row))
         return token
 
     async def resolve_token(self, jurisdiction_id: str, token: str) -> tuple[bool, str | None]:
@@ -79,6 +75,5 @@ class Store:
         query = select(tokens.c.service_request_id).where(
             tokens.c.token == token, tokens.c.jurisdiction_id == jurisdiction_id
         )
-        async with self.engines.reader.connect() as connection:
-            row = (await connection.execute(query)).first()
+        row = await self.database.read(lambda connection: connection.execute(query).first())
         return (False, None) if row is None else (True, row.service_request_id)

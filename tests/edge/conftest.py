@@ -40,7 +40,7 @@ async def two_cities(aiohttp_client, tmp_path: Path, monkeypatch) -> TestClient:
             update={
                 "settings": {
                     **first.connector.settings,
-                    "url": f"sqlite+aiosqlite:///{tmp_path / 'other.db'}",
+                    "url": f"sqlite:///{tmp_path / 'other.db'}",
                 }
             }
         ),

@@ -40,7 +40,7 @@ def database(tmp_path: Path) -> Path:
 
 
 def new_connector(tmp_path: Path, mapping: CompiledMapping, timeout: float = 5.0) -> SqlConnector:
-    settings = {"url": f"sqlite+aiosqlite:///{database(tmp_path)}", "create_schema": True}
+    settings = {"url": f"sqlite:///{database(tmp_path)}", "create_schema": True}
     return SqlConnector(settings, mapping.backend, timeout=timeout)
 
 
@@ -328,7 +328,7 @@ async def test_health_and_lifecycle(tmp_path: Path, mapping: CompiledMapping) ->
 async def test_without_create_schema_missing_tables_fail(
     tmp_path: Path, mapping: CompiledMapping
 ) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'empty.db'}"
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
     connector = SqlConnector({"url": url}, mapping.backend, timeout=2)
     await connector.start()
     try:
@@ -340,9 +340,9 @@ async def test_without_create_schema_missing_tables_fail(
 
 def test_settings_and_schema_are_checked(mapping: CompiledMapping) -> None:
     with pytest.raises(ValidationError, match="in-memory"):
-        SqlConnector({"url": "sqlite+aiosqlite:///:memory:"}, mapping.backend, timeout=1)
+        SqlConnector({"url": "sqlite:///:memory:"}, mapping.backend, timeout=1)
     with pytest.raises(ValidationError, match="url"):
         SqlConnector({"create_schema": True}, mapping.backend, timeout=1)
     broken = {**mapping.backend, "history": {**mapping.backend["history"], "time": "when"}}
     with pytest.raises(ValidationError, match="time 'when' is not one of the columns"):
-        SqlConnector({"url": "sqlite+aiosqlite:///x.db"}, broken, timeout=1)
+        SqlConnector({"url": "sqlite:///x.db"}, broken, timeout=1)
