@@ -1,5 +1,7 @@
 """The gateway's own durable state: tokens and the backend ids they resolve to.
 
+Its schema is versioned (`migrate.py`): starting a store brings it up to date.
+
 SQLAlchemy Core on the same kind of durable database as the SQL connector: SQLite (WAL, full
 sync, one writer) by default, PostgreSQL when several gateway instances share it, so
 a token resolves on any instance.
@@ -10,23 +12,14 @@ from __future__ import annotations
 import secrets
 from datetime import UTC, datetime
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table, select, text
+from sqlalchemy import select, text
 
 from connectors.sql.database import Database, open_database, sqlite_file
+from gateway.store.migrate import upgrade
+from gateway.store.tables import tokens
 
 _TIMEOUT_SECONDS = 5.0
 """How long a store statement may wait for SQLite's write lock."""
-
-metadata = MetaData()
-
-tokens = Table(
-    "tokens",
-    metadata,
-    Column("token", String(64), primary_key=True),
-    Column("jurisdiction_id", String(200), nullable=False),
-    Column("service_request_id", String(200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
-)
 
 
 def new_token() -> str:
@@ -49,7 +42,7 @@ class Store:
         if database_file is not None:
             database_file.parent.mkdir(parents=True, exist_ok=True)
         self._database = open_database(self.url, timeout=_TIMEOUT_SECONDS, pool_size=None)
-        await self._database.write(metadata.create_all)
+        await self._database.write(upgrade)
 
     async def close(self) -> None:
         if self._database is not None:
