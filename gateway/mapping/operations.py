@@ -48,10 +48,13 @@ class Take(_Operation):
     def __get_pydantic_json_schema__(
         cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
     ) -> JsonSchemaValue:
-        """The JSON Schema admits the shorthand too, which the validator above reads."""
+        """The JSON Schema admits the shorthand too, which the validator above reads.
+
+        The object comes first: editors then explain a misspelt key, not a wanted text.
+        """
         schema = handler(core_schema)
         text = handler.resolve_ref_schema(schema)["properties"]["from"]
-        return {"anyOf": [{**text, "description": "Short for `{from: <text>}`."}, schema]}
+        return {"anyOf": [schema, {**text, "description": "Short for `{from: <text>}`."}]}
 
 
 class Constant(_Operation):
