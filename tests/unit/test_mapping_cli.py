@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+from connectors.registry import ConnectorNotFound
 from gateway.cli import main
 from gateway.mapping.schema import SHIPPED_NAME, installed_connectors, mapping_schema
 from mappings import mapping_path
@@ -340,6 +341,16 @@ def test_schema_writes_the_shipped_file(tmp_path: Path, capsys) -> None:
     status, out, _ = run(capsys, "schema", "--output", str(target))
     assert (status, out) == (0, f"wrote {target}\n")
     assert target.read_bytes() == mapping_path(SHIPPED_NAME).read_bytes()
+
+
+def test_schema_reports_a_connector_that_cannot_be_loaded(monkeypatch, capsys) -> None:
+    def broken() -> None:
+        raise ConnectorNotFound("connector 'soap' failed to import: no module named 'zeep'")
+
+    monkeypatch.setattr("gateway.mapping_commands.installed_connectors", broken)
+    status, out, err = run(capsys, "schema")
+    assert (status, out) == (1, "")
+    assert err == "connector 'soap' failed to import: no module named 'zeep'\n"
 
 
 # --- serve ----------------------------------------------------------------------------
