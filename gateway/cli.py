@@ -1,4 +1,4 @@
-"""The `open311-gateway` command: serve, check a configuration, mint API keys."""
+"""The `open311-gateway` command: serve, check a configuration, work on mappings, mint API keys."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from gateway.config import Config, load_config
 from gateway.embedded import JURISDICTION_ID, data_dir, embedded_config
 from gateway.http.app import create_app
 from gateway.mapping import load_mapping
+from gateway.mapping_commands import add_mapping_commands, print_problems
 from gateway.runtime import Runtime
 from gateway.yamlfile import FileErrors
 
@@ -47,6 +48,10 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path, required=True)
     check.set_defaults(run=_check)
 
+    add_mapping_commands(
+        commands.add_parser("mapping", help="check, dry-run and describe mapping files")
+    )
+
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(required=True, metavar="ACTION")
     new_key = key_commands.add_parser("new", help="mint an API key and print its hash")
@@ -56,7 +61,6 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    logs.configure()
     if args.config is None:
         config, minted = embedded_config(data_dir(), f"http://{args.host}:{args.port}")
         files: list[Path] = []
@@ -68,6 +72,10 @@ def _serve(args: argparse.Namespace) -> int:
             )
     else:
         config, files = load_config(args.config), [args.config.resolve()]
+    problems = _check_jurisdictions(config)
+    if problems:
+        return print_problems(problems)
+    logs.configure()
     runtime = Runtime(config, files)
     logs.get_logger(__name__).info("serving", url=f"http://{args.host}:{args.port}")
     web.run_app(create_app(runtime), host=args.host, port=args.port, access_log=None, print=None)
@@ -77,10 +85,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     problems = _check_jurisdictions(config)
-    for problem in problems:
-        print(problem, file=sys.stderr)
     if problems:
-        return 1
+        return print_problems(problems)
     print(f"{args.config}: OK ({len(config.jurisdictions)} jurisdictions)")
     return 0
 

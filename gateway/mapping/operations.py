@@ -10,7 +10,17 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    GetJsonSchemaHandler,
+    Tag,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 
 class _Operation(BaseModel):
@@ -33,6 +43,18 @@ class Take(_Operation):
     @classmethod
     def _shorthand(cls, entry: Any) -> Any:
         return {"from": entry} if isinstance(entry, str) else entry
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The JSON Schema admits the shorthand too, which the validator above reads.
+
+        The object comes first: editors then explain a misspelt key, not a wanted text.
+        """
+        schema = handler(core_schema)
+        text = handler.resolve_ref_schema(schema)["properties"]["from"]
+        return {"anyOf": [schema, {**text, "description": "Short for `{from: <text>}`."}]}
 
 
 class Constant(_Operation):

@@ -1,0 +1,242 @@
+"""The JSON Schema of the mapping format: generated from the models, shipped current,
+pointed to by every example mapping, and agreeing with the loader on what is valid."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+from jsonschema import Draft202012Validator
+from pydantic import TypeAdapter, ValidationError
+from ruamel.yaml import YAML
+
+from gateway.mapping import load_mapping
+from gateway.mapping.operations import Operation
+from gateway.mapping.schema import (
+    SHIPPED_NAME,
+    installed_connectors,
+    mapping_schema,
+    render_schema,
+)
+from gateway.yamlfile import FileErrors
+from mappings import mapping_path
+
+ROOT = Path(__file__).resolve().parents[2]
+SHIPPED = mapping_path(SHIPPED_NAME)
+MODELINE = "# yaml-language-server: $schema="
+REGENERATE = f"open311-gateway mapping schema --output mappings/{SHIPPED_NAME}"
+
+MAPPING = """\
+connector: sql
+backend:
+  tickets:
+    table: tickets
+    id: id
+    reference: ref
+    created_at: created
+    columns: {id: integer, ref: text, created: datetime, state: text, kind: text}
+  history:
+    table: changes
+    id: id
+    ticket: ticket_id
+    time: at
+    columns: {id: integer, ticket_id: integer, at: datetime, state: text}
+tables:
+  status:
+    values: {NEW: open, DONE: closed}
+  mood:
+    values: {OPEN: null, FIXED: DONE}
+    fallback: NEW
+services:
+  - service_code: POT
+    service_name: Pothole
+    metadata: true
+    attributes:
+      - {code: depth, datatype: number, required: true, order: 1, description: How deep?}
+requests:
+  create:
+    state: {const: NEW}
+    kind: service_code
+    note: {from: description, default: ""}
+    ref: context.idempotency_key
+  read:
+    service_request_id: id
+    status: {from: state, table: status}
+    service_code: kind
+    requested_datetime: created
+updates:
+  create:
+    ticket_id: service_request_id
+    state: {from: status, table: mood}
+  read:
+    update_id: id
+    service_request_id: ticket_id
+    status: {from: state, default: open}
+    updated_datetime: at
+"""
+
+
+def example_mappings() -> list[Path]:
+    """Every YAML file under mappings/ and deploy/ whose top level names a connector."""
+    found = []
+    for folder in ("mappings", "deploy"):
+        for path in sorted((ROOT / folder).rglob("*.y*ml")):
+            document = YAML(typ="safe", pure=True).load(path.read_text(encoding="utf-8"))
+            if isinstance(document, dict) and "connector" in document:
+                found.append(path)
+    return found
+
+
+def parsed(text: str) -> Any:
+    return YAML(typ="safe", pure=True).load(text)
+
+
+@pytest.fixture(scope="module")
+def validator() -> Draft202012Validator:
+    return Draft202012Validator(mapping_schema(installed_connectors()))
+
+
+def schema_errors(validator: Draft202012Validator, document: Any) -> list[str]:
+    return [
+        f"{'.'.join(map(str, error.absolute_path))}: {error.message}"
+        for error in validator.iter_errors(document)
+    ]
+
+
+def test_the_shipped_schema_is_what_the_models_generate() -> None:
+    generated = render_schema(mapping_schema(installed_connectors()))
+    shipped = SHIPPED.read_text(encoding="utf-8")
+    assert shipped == generated, f"mappings/{SHIPPED_NAME} is stale; run `{REGENERATE}`"
+
+
+def test_the_shipped_schema_is_a_draft_2020_12_schema() -> None:
+    schema = json.loads(SHIPPED.read_text(encoding="utf-8"))
+    Draft202012Validator.check_schema(schema)
+    assert schema["$schema"] == "https://json-schema.org/draft/2020-12/schema"
+    assert schema["$id"] and schema["title"] and schema["description"]
+
+
+def test_the_examples_are_found() -> None:
+    assert mapping_path("embedded.yaml") in example_mappings()
+
+
+@pytest.mark.parametrize("path", example_mappings(), ids=lambda path: path.name)
+def test_each_example_mapping_points_at_the_shipped_schema(path: Path) -> None:
+    first_line = path.read_text(encoding="utf-8").splitlines()[0]
+    assert first_line.startswith(MODELINE), f"{path} does not start with `{MODELINE}...`"
+    reference = Path(first_line.removeprefix(MODELINE))
+    assert not reference.is_absolute()
+    assert (path.parent / reference).resolve() == SHIPPED.resolve()
+
+
+@pytest.mark.parametrize("path", example_mappings(), ids=lambda path: path.name)
+def test_the_schema_accepts_each_example_mapping(
+    path: Path, validator: Draft202012Validator
+) -> None:
+    load_mapping(path)
+    assert schema_errors(validator, parsed(path.read_text(encoding="utf-8"))) == []
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        MAPPING,
+        MAPPING[: MAPPING.index("updates:")],
+        MAPPING.replace("    ticket_id: service_request_id\n", "    note: {const: null}\n"),
+        MAPPING.replace('default: ""', "default: {a: [1, 2]}, table: null, reverse: false"),
+    ],
+    ids=["full", "no updates", "const null", "every option"],
+)
+def test_the_schema_and_the_loader_accept_the_same_mappings(
+    tmp_path: Path, validator: Draft202012Validator, text: str
+) -> None:
+    path = tmp_path / "city.yaml"
+    path.write_text(text, encoding="utf-8")
+    load_mapping(path)
+    assert schema_errors(validator, parsed(text)) == []
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "where"),
+    [
+        ("tables:", "tabels:", ": Additional properties are not allowed ('tabels'"),
+        ("{from: state, table: status}", "{form: state, table: status}", "requests.read.status"),
+        ("{from: state, table: status}", "{from: state, tabel: status}", "requests.read.status"),
+        ("{const: NEW}", "{const: NEW, from: state}", "requests.create.state"),
+        ("kind: service_code", "kind: 5", "requests.create.kind"),
+        ("kind: service_code", "kind: ''", "requests.create.kind"),
+        ("requests:", "request:", ": 'requests' is a required property"),
+        ("values: {NEW: open, DONE: closed}", "fallback: open", "tables.status: 'values' is a"),
+        ("    metadata: true\n", "", "services.0: 'metadata' is a required property"),
+        ("datatype: number", "datatype: numeric", "services.0.attributes.0.datatype"),
+        ("  history:\n", "  historie:\n", "backend: 'history' is a required property"),
+        ("at: datetime, state", "at: timestamp, state", "backend.history.columns.at"),
+        ("connector: sql", "connector: ''", "connector: '' should be non-empty"),
+    ],
+    ids=[
+        "unknown section",
+        "misspelt from",
+        "misspelt option",
+        "two operations",
+        "number entry",
+        "empty shorthand",
+        "missing section",
+        "table without values",
+        "service without metadata",
+        "unknown datatype",
+        "backend table missing",
+        "unknown column type",
+        "empty connector",
+    ],
+)
+def test_the_schema_flags_the_mistakes_the_loader_refuses(
+    tmp_path: Path, validator: Draft202012Validator, old: str, new: str, where: str
+) -> None:
+    assert old in MAPPING
+    text = MAPPING.replace(old, new, 1)
+    path = tmp_path / "city.yaml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(FileErrors):
+        load_mapping(path)
+    errors = schema_errors(validator, parsed(text))
+    assert any(where in error for error in errors), errors
+
+
+def test_the_backend_is_free_for_a_connector_without_a_model() -> None:
+    schema = mapping_schema({"sql": installed_connectors()["sql"], "upstream": None})
+    document = parsed(MAPPING.replace("connector: sql", "connector: upstream"))
+    document["backend"] = {"anything": ["goes"]}
+    assert schema_errors(Draft202012Validator(schema), document) == []
+    assert schema["properties"]["connector"]["examples"] == ["sql", "upstream"]
+
+
+OPERATION = TypeAdapter(Operation)
+SCALARS = st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from(["", "x", "state"])
+ENTRIES = (
+    SCALARS
+    | st.lists(SCALARS, max_size=2)
+    | st.dictionaries(
+        st.sampled_from(["from", "const", "default", "table", "reverse", "form", "tabel"]),
+        SCALARS | st.lists(SCALARS, max_size=2),
+        max_size=4,
+    )
+)
+
+
+@given(entry=ENTRIES)
+def test_the_schema_accepts_an_entry_exactly_when_the_engine_does(
+    validator: Draft202012Validator, entry: Any
+) -> None:
+    """The engine in strict mode: the schema asks for true booleans, not `reverse: 1`."""
+    try:
+        OPERATION.validate_python(entry, strict=True)
+        engine_accepts = True
+    except ValidationError:
+        engine_accepts = False
+    document = parsed(MAPPING)
+    document["requests"]["create"]["x"] = entry
+    assert (schema_errors(validator, document) == []) == engine_accepts
