@@ -12,6 +12,7 @@ from pathlib import Path
 
 from gateway.config import Config
 from gateway.logs import get_logger
+from gateway.metrics import Metrics
 from gateway.open311.models import Discovery, Endpoint
 from gateway.open311.render import Format, render_discovery
 from gateway.store import Store
@@ -26,6 +27,7 @@ class Runtime:
     config_files: list[Path] = field(default_factory=list)
     store: Store = field(init=False)
     tenants: TenantRegistry = field(init=False)
+    metrics: Metrics = field(init=False, default_factory=Metrics)
 
     def __post_init__(self) -> None:
         self.store = Store(self.config.gateway.store_url)

@@ -48,6 +48,8 @@ class Edge:
             log.exception("unhandled_error", request_id=request_id, route=route)
             response = _error_response(Open311Error(500, "internal error"), fmt)
         response.headers["X-Request-ID"] = request_id
+        seconds = time.perf_counter() - started
+        self.runtime.metrics.request_answered(route, request.method, response.status, seconds)
         if self.access_log:
             log.info(
                 "request",
@@ -56,7 +58,7 @@ class Edge:
                 route=route,
                 jurisdiction=call.jurisdiction_id if call else None,
                 status=response.status,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                latency_ms=round(seconds * 1000, 2),
             )
         return response
 

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes for load balancers and Kubernetes."""
+"""Liveness and readiness probes for load balancers and Kubernetes, and the metrics."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.metrics import CONTENT_TYPE
 from gateway.runtime import Runtime
 
 _PROBE_TIMEOUT = 5.0
@@ -35,3 +36,13 @@ def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Respons
         return web.json_response(body, status=200 if ready else 503)
 
     return readyz
+
+
+def metrics(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def scrape(_request: web.Request) -> web.Response:
+        """Prometheus text exposition of this gateway's metrics."""
+        response = web.Response(body=runtime.metrics.exposition())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
+    return scrape

@@ -340,6 +340,17 @@ async def test_probes(client: TestClient) -> None:
     assert set((await ready.json())["checks"].values()) == {"ok"}
 
 
+async def test_metrics_count_requests_by_route_and_status(client: TestClient) -> None:
+    await client.get("/services.json")
+    await client.get("/services/NOPE.json")
+    scrape = await client.get("/metrics")
+    assert scrape.status == 200 and scrape.content_type == "text/plain"
+    text = await scrape.text()
+    assert 'open311_http_requests_total{method="GET",route="services",status="200"} 1.0' in text
+    assert 'route="services/{code}",status="404"' in text
+    assert 'open311_http_request_duration_seconds_count{route="services"} 1.0' in text
+
+
 async def test_access_log_has_no_personal_data(client: TestClient, capsys) -> None:
     from gateway import logs
 
