@@ -27,6 +27,14 @@ class ConnectorConfig(_Section):
     settings: dict[str, Any] = Field(default_factory=dict)
     timeout: float = Field(default=10.0, gt=0, le=300)
     """Seconds every backend call may take before it counts as a transient failure."""
+    concurrency: int = Field(default=16, ge=1, le=1000)
+    """Calls in flight to the backend at most; more wait for a turn."""
+    rate_limit: float | None = Field(default=None, gt=0)
+    """Calls per second at most, when the back office needs it."""
+    breaker_threshold: int = Field(default=5, ge=1)
+    """Consecutive transient failures that open the circuit breaker."""
+    breaker_reset: float = Field(default=30.0, gt=0)
+    """Seconds the breaker stays open before a probe call."""
 
 
 class JurisdictionConfig(_Section):

@@ -7,8 +7,11 @@ counter and histogram are on every request's path.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 __all__ = ["CONTENT_TYPE", "Metrics"]
 
@@ -31,19 +34,46 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
-        self._answered: dict[tuple[str, str, int], Counter] = {}
-        self._timed: dict[str, Histogram] = {}
+        self._backend_calls = Counter(
+            "open311_backend_calls",
+            "Calls to backends, by jurisdiction, operation and outcome.",
+            ("jurisdiction", "operation", "outcome"),
+            registry=self.registry,
+        )
+        self._backend_latency = Histogram(
+            "open311_backend_call_duration_seconds",
+            "Time a backend call took, waiting for a turn included, by jurisdiction.",
+            ("jurisdiction", "operation"),
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self._breaker_state = Gauge(
+            "open311_backend_breaker_state",
+            "Circuit breaker of each backend: 0 closed, 1 half-open, 2 open.",
+            ("jurisdiction",),
+            registry=self.registry,
+        )
+        self._children: dict[tuple[object, ...], Any] = {}
 
     def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
-        key = (route, method, status)
-        counter = self._answered.get(key)
-        if counter is None:
-            counter = self._answered[key] = self._requests.labels(route, method, str(status))
-        counter.inc()
-        histogram = self._timed.get(route)
-        if histogram is None:
-            histogram = self._timed[route] = self._latency.labels(route)
-        histogram.observe(seconds)
+        self._child(self._requests, route, method, str(status)).inc()
+        self._child(self._latency, route).observe(seconds)
+
+    def watch_backend(self, jurisdiction: str, breaker_state: Callable[[], float]) -> None:
+        """Read a backend's breaker state at each scrape."""
+        self._breaker_state.labels(jurisdiction).set_function(breaker_state)
+
+    def backend_call(self, jurisdiction: str, operation: str, outcome: str, seconds: float) -> None:
+        self._child(self._backend_calls, jurisdiction, operation, outcome).inc()
+        self._child(self._backend_latency, jurisdiction, operation).observe(seconds)
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, looked up once per label set."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

@@ -27,11 +27,14 @@ class Runtime:
     config_files: list[Path] = field(default_factory=list)
     store: Store = field(init=False)
     tenants: TenantRegistry = field(init=False)
-    metrics: Metrics = field(init=False, default_factory=Metrics)
+    metrics: Metrics = field(init=False)
 
     def __post_init__(self) -> None:
         self.store = Store(self.config.gateway.store_url)
-        self.tenants = TenantRegistry([build_tenant(j) for j in self.config.jurisdictions])
+        self.metrics = Metrics()
+        self.tenants = TenantRegistry(
+            [build_tenant(j, self.metrics) for j in self.config.jurisdictions]
+        )
 
     async def start(self) -> None:
         await self.store.start()

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from connectors.base import Connector
 from connectors.registry import connector_class
 from gateway import apikeys
+from gateway.backend import Backend
 from gateway.catalogue import Catalogue
 from gateway.config import JurisdictionConfig
 from gateway.mapping import CompiledMapping, load_mapping
+from gateway.metrics import Metrics
 from gateway.open311.errors import bad_request, forbidden, not_found
 
 
@@ -20,6 +22,7 @@ class Tenant:
     name: str
     mapping: CompiledMapping
     connector: Connector
+    backend: Backend
     catalogue: Catalogue
     api_key_hashes: tuple[str, ...]
 
@@ -31,7 +34,7 @@ class Tenant:
             raise forbidden("api_key: not valid for this jurisdiction")
 
 
-def build_tenant(config: JurisdictionConfig) -> Tenant:
+def build_tenant(config: JurisdictionConfig, metrics: Metrics) -> Tenant:
     """Load the mapping and instantiate the connector; raises on a broken mapping."""
     mapping = load_mapping(config.mapping)
     cls = connector_class(config.connector.kind or mapping.connector)
@@ -41,6 +44,7 @@ def build_tenant(config: JurisdictionConfig) -> Tenant:
         name=config.name or config.id,
         mapping=mapping,
         connector=connector,
+        backend=Backend(config.id, connector, config.connector, metrics),
         catalogue=Catalogue(mapping.services, mapping.definitions),
         api_key_hashes=tuple(config.api_keys),
     )
