@@ -50,19 +50,23 @@ def create_engines(url: str, *, timeout: float, pool_size: int | None) -> Engine
         return Engines(engine, engine)
     busy_ms = max(1, int(timeout * 1000))
     writer = create_async_engine(url, pool_size=1, max_overflow=0, hide_parameters=True)
-    event.listen(writer.sync_engine, "connect", _sqlite_setup(busy_ms, begin="IMMEDIATE"))
+    event.listen(writer.sync_engine, "connect", sqlite_setup(busy_ms, begin="IMMEDIATE"))
     reader = create_async_engine(
         url,
         pool_size=pool_size or SQLITE_READERS,
         pool_reset_on_return=None,  # sqlite3 opens no transaction for a SELECT: nothing to reset
         hide_parameters=True,
     )
-    event.listen(reader.sync_engine, "connect", _sqlite_setup(busy_ms, begin=""))
+    event.listen(reader.sync_engine, "connect", sqlite_setup(busy_ms, begin=""))
     return Engines(writer, reader)
 
 
-def _sqlite_setup(busy_ms: int, *, begin: str) -> Any:
-    """`begin` is how sqlite3 starts a transaction before a write: "" (deferred) or IMMEDIATE."""
+def sqlite_setup(busy_ms: int, *, begin: str | None) -> Any:
+    """A "connect" listener: WAL, full sync, and a lock wait bounded by `busy_ms`.
+
+    `begin` is how sqlite3 starts a transaction before a write: "" (deferred),
+    "IMMEDIATE", or None (never: the caller emits its own BEGIN).
+    """
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = begin
