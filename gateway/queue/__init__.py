@@ -6,11 +6,13 @@ delivers them to the backend and settles each one.
 
 from gateway.queue.backoff import Backoff
 from gateway.queue.base import JobQueue, QueueUnavailable
+from gateway.queue.embedded import EmbeddedQueue
 from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
 
 __all__ = [
     "Backoff",
     "DeadLetter",
+    "EmbeddedQueue",
     "Job",
     "JobKind",
     "JobQueue",
