@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway import apikeys
+from gateway.queue import check_queue_url, queue_url_beside
 from gateway.yamlfile import FileErrors, YamlDocument
 
 
@@ -67,8 +68,24 @@ class GatewayConfig(_Section):
     """When the configuration last changed; defaults to the newest file's mtime."""
     environment: str = Field(default="production", pattern="^(production|test)$")
     store_url: str = "sqlite:///open311-data/gateway.db"
+    queue_url: str = "sqlite:///open311-data/queue.db"
+    """Where accepted jobs wait for the worker; by default `queue.db` beside a SQLite store."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     access_log: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _queue_beside_store(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "queue_url" not in data:
+            beside = queue_url_beside(str(data.get("store_url", "")))
+            if beside is not None:
+                return {**data, "queue_url": beside}
+        return data
+
+    @field_validator("queue_url")
+    @classmethod
+    def _supported_queue(cls, url: str) -> str:
+        return check_queue_url(url)
 
     @field_validator("base_path")
     @classmethod
@@ -125,6 +142,7 @@ def load_config(path: str | Path) -> Config:
 def _resolve_sqlite_paths(config: Config, base: Path) -> None:
     """Relative SQLite files live next to the config, wherever the gateway was started."""
     config.gateway.store_url = resolve_sqlite_url(config.gateway.store_url, base)
+    config.gateway.queue_url = resolve_sqlite_url(config.gateway.queue_url, base)
     for jurisdiction in config.jurisdictions:
         settings = jurisdiction.connector.settings
         if isinstance(settings.get("url"), str):

@@ -87,7 +87,7 @@ class SqliteDatabase:
             connect_args={"check_same_thread": False},
             hide_parameters=True,
         )
-        event.listen(engine, "connect", _sqlite_setup(busy_ms, begin=begin))
+        event.listen(engine, "connect", sqlite_setup(busy_ms, begin=begin))
         return engine
 
     async def write(self, work: Work[T]) -> T:
@@ -140,8 +140,12 @@ def _shut_down(threads: ThreadPoolExecutor, engine: Engine) -> None:
     engine.dispose()
 
 
-def _sqlite_setup(busy_ms: int, *, begin: str) -> Any:
-    """`begin` is how sqlite3 starts a transaction before a write: "" (deferred) or IMMEDIATE."""
+def sqlite_setup(busy_ms: int, *, begin: str | None) -> Any:
+    """A "connect" listener: WAL, full sync, and a lock wait bounded by `busy_ms`.
+
+    `begin` is how sqlite3 starts a transaction before a write: "" (deferred),
+    "IMMEDIATE", or None (never: the caller emits its own BEGIN).
+    """
 
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = begin
