@@ -1,13 +1,13 @@
 """A jurisdiction's service catalogue, with its rendered forms kept ready.
 
-The catalogue changes only when it is replaced as a whole, so each resource is
-rendered once per format and served as bytes.
+The catalogue changes only when it is replaced as a whole (a refresh from the backend
+swaps in a new one), so each resource is rendered once per format per catalogue and
+served as bytes; the old catalogue and its bytes go with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
 
 from gateway.open311.errors import not_found
 from gateway.open311.models import Service, ServiceDefinition
@@ -21,6 +21,8 @@ class Catalogue:
         self.services = tuple(services)
         self._by_code = {service.service_code: service for service in self.services}
         self._definitions = dict(definitions)
+        self._services_documents: dict[Format, bytes] = {}
+        self._definition_documents: dict[tuple[str, Format], bytes] = {}
 
     def service(self, code: str) -> Service:
         try:
@@ -39,10 +41,15 @@ class Catalogue:
         service = self._by_code.get(code)
         return service.service_name if service else None
 
-    @cache  # noqa: B019 - a catalogue lives as long as its jurisdiction
     def services_document(self, fmt: Format) -> bytes:
-        return render_services(self.services, fmt)
+        document = self._services_documents.get(fmt)
+        if document is None:
+            document = self._services_documents[fmt] = render_services(self.services, fmt)
+        return document
 
-    @cache  # noqa: B019 - a catalogue lives as long as its jurisdiction
     def definition_document(self, code: str, fmt: Format) -> bytes:
-        return render_service_definition(self.definition(code), fmt)
+        document = self._definition_documents.get((code, fmt))
+        if document is None:
+            document = render_service_definition(self.definition(code), fmt)
+            self._definition_documents[code, fmt] = document
+        return document
