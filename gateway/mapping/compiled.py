@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
@@ -26,6 +26,9 @@ from gateway.open311.models import (
     ServiceDefinition,
     ServiceRequest,
 )
+
+if TYPE_CHECKING:
+    from gateway.mapping.backend_catalogue import BackendCatalogue
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -131,6 +134,7 @@ class CompiledMapping:
         backend: dict[str, Any],
         services: tuple[Service, ...],
         definitions: dict[str, ServiceDefinition],
+        backend_catalogue: BackendCatalogue | None,
         request_to_backend: ToBackend,
         request_from_backend: FromBackend[ServiceRequest],
         query_plan: QueryPlan,
@@ -140,7 +144,11 @@ class CompiledMapping:
         self.connector = connector
         self.backend = backend
         self.services = services
+        """The services the mapping writes: the whole catalogue, or those added to the
+        backend's."""
         self.definitions = definitions
+        self.backend_catalogue = backend_catalogue
+        """How the catalogue is taken from the backend; None when `services` is all of it."""
         self._request_to_backend = request_to_backend
         self._request_from_backend = request_from_backend
         self._query_plan = query_plan

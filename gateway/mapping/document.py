@@ -5,7 +5,8 @@ connector: sql                 # the connector kind this mapping is written for
 backend: {...}                 # the connector's description of the backend, verbatim
 tables:                        # value tables, by name
   status: {values: {NEW: open, DONE: closed}, fallback: open}
-services: [...]                # the catalogue: Open311 services with their attributes
+services: [...]                # the catalogue: Open311 services with their attributes,
+                               # or {from_backend: ...} (see backend_catalogue)
 requests:
   create: {backend.field: operation, ...}    # new Open311 request -> backend record
   read: {open311_field: operation, ...}      # backend record -> Open311 request
@@ -21,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.mapping.catalogue import ServiceEntry
+from gateway.mapping.backend_catalogue import ServicesSection
 from gateway.mapping.operations import Operation
 from gateway.mapping.tables import ValueTable
 
@@ -47,6 +48,6 @@ class MappingFile(_Section):
     connector: str = Field(min_length=1)
     backend: dict[str, Any] = Field(default_factory=dict)
     tables: dict[str, ValueTable] = Field(default_factory=dict)
-    services: tuple[ServiceEntry, ...] = ()
+    services: ServicesSection = ()
     requests: RequestSections
     updates: UpdateSections = Field(default_factory=UpdateSections)
