@@ -20,6 +20,8 @@ class Catalogue:
     ) -> None:
         self.services = tuple(services)
         self._by_code = {service.service_code: service for service in self.services}
+        self.names = {service.service_code: service.service_name for service in self.services}
+        """Service names by code, for requests read from the backend."""
         self._definitions = dict(definitions)
         self._services_documents: dict[Format, bytes] = {}
         self._definition_documents: dict[tuple[str, Format], bytes] = {}
@@ -36,10 +38,6 @@ class Catalogue:
     def definition(self, code: str) -> ServiceDefinition:
         service = self.service(code)
         return self._definitions.get(code) or ServiceDefinition(service_code=service.service_code)
-
-    def name_of(self, code: str) -> str | None:
-        service = self._by_code.get(code)
-        return service.service_name if service else None
 
     def services_document(self, fmt: Format) -> bytes:
         document = self._services_documents.get(fmt)

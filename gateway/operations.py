@@ -87,8 +87,9 @@ async def find_requests(tenant: Tenant, query: RequestQuery) -> list[ServiceRequ
     else:
         backend_query = tenant.mapping.backend_query(query)
         records = await _backend(tenant, tenant.connector.search(backend_query))
+    names = tenant.catalogue.names
     try:
-        requests = [tenant.mapping.service_request(record) for record in records]
+        requests = [tenant.mapping.service_request(record, names) for record in records]
     except MappingError as exc:
         raise _mapped(tenant, exc) from None
     requests.sort(key=lambda r: r.requested_datetime, reverse=True)

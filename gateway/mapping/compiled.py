@@ -72,7 +72,6 @@ class FromBackend(Generic[M]):
     def __init__(self, target: ModelTarget[M], fields: Iterable[FieldReader]) -> None:
         self.target = target
         self._fields = tuple(fields)
-        self.mapped = frozenset(field.name for field in self._fields)
 
     def values(self, record: Record) -> dict[str, Any]:
         values: dict[str, Any] = {}
@@ -154,21 +153,20 @@ class CompiledMapping:
         self._query_plan = query_plan
         self._update_to_backend = update_to_backend
         self._update_from_backend = update_from_backend
-        self._names: Mapping[str, str] | None = (
-            None
-            if "service_name" in request_from_backend.mapped
-            else {service.service_code: service.service_name for service in services}
-        )
 
     def create_payload(self, request: NewServiceRequest, context: MappingContext) -> Record:
         """The backend record for a new Open311 request."""
         return self._request_to_backend(request, context)
 
-    def service_request(self, record: Record) -> ServiceRequest:
-        """The Open311 request a backend record stands for."""
+    def service_request(
+        self, record: Record, names: Mapping[str, str] | None = None
+    ) -> ServiceRequest:
+        """The Open311 request a backend record stands for. A service_name the mapping
+        does not give is looked up by service_code in `names`: the catalogue served, which
+        a backend catalogue's refresh may have renamed since the mapping was loaded."""
         values = self._request_from_backend.values(record)
-        if self._names is not None and "service_code" in values:
-            name = self._names.get(values["service_code"])
+        if names and "service_name" not in values and "service_code" in values:
+            name = names.get(values["service_code"])
             if name is not None:
                 values["service_name"] = name
         return self._request_from_backend.target.build(values)

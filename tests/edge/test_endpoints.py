@@ -134,6 +134,7 @@ async def test_post_then_get_the_request(client: TestClient, fmt: str) -> None:
     (request,) = data
     assert request["service_request_id"] == request_id
     assert request["service_code"] == service["service_code"]
+    assert request["service_name"] == service["service_name"]
     assert request["status"] == "open"
     assert request["lat"] == pytest.approx(51.5072) and request["long"] == pytest.approx(-0.1276)
     assert request["description"] == "Reported in a test"
