@@ -341,10 +341,8 @@ async def test_probes(client: TestClient) -> None:
     assert set((await ready.json())["checks"].values()) == {"ok"}
 
 
-async def test_access_log_has_no_personal_data(client: TestClient, capsys) -> None:
-    from gateway import logs
-
-    logs.configure()
+async def test_access_log_has_no_personal_data(client: TestClient, capsys, json_logs) -> None:
+    json_logs()
     service = await service_of(client, metadata=False)
     await create(client, service["service_code"])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
