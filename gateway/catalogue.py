@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 
-from gateway.open311.errors import not_found
+from gateway.open311.errors import not_found, unavailable
 from gateway.open311.models import Service, ServiceDefinition
 from gateway.open311.render import Format, render_service_definition, render_services
 
@@ -51,3 +51,27 @@ class Catalogue:
             document = render_service_definition(self.definition(code), fmt)
             self._definition_documents[code, fmt] = document
         return document
+
+
+class CatalogueHolder:
+    """The catalogue a jurisdiction serves now: replaced whole, never edited in place.
+
+    A catalogue taken from the backend exists only once the backend has listed its
+    services; until then the routes that need it answer 503.
+    """
+
+    def __init__(self, catalogue: Catalogue | None = None) -> None:
+        self._catalogue = catalogue
+
+    @property
+    def loaded(self) -> Catalogue | None:
+        return self._catalogue
+
+    def current(self) -> Catalogue:
+        """The catalogue served now; a 503 with Retry-After while there is none yet."""
+        if self._catalogue is None:
+            raise unavailable("services: the catalogue is not loaded from the backend yet")
+        return self._catalogue
+
+    def swap(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue

@@ -22,11 +22,11 @@ async def discovery(call: Call) -> bytes:
 
 
 async def services(call: Call) -> bytes:
-    return call.tenant().catalogue.services_document(call.fmt)
+    return call.tenant().catalogue.current().services_document(call.fmt)
 
 
 async def service_definition(call: Call) -> bytes:
-    return call.tenant().catalogue.definition_document(call.argument, call.fmt)
+    return call.tenant().catalogue.current().definition_document(call.argument, call.fmt)
 
 
 async def post_request(call: Call) -> bytes:
@@ -41,17 +41,16 @@ async def post_request(call: Call) -> bytes:
 
 def _new_request(tenant: Tenant, params: Params) -> NewServiceRequest:
     """The validated request, or one 400 listing the form's and the attributes' problems."""
+    catalogue = tenant.catalogue.current()
     try:
         request = parse.parse_new_request(params)
     except Open311Error as error:
         code = next((v.strip() for k, v in params if k == "service_code" and v.strip()), None)
-        if code is None or not tenant.catalogue.has(code):
+        if code is None or not catalogue.has(code):
             raise
-        _, problems = check_attributes(
-            parse.parse_attributes(params), tenant.catalogue.definition(code)
-        )
+        _, problems = check_attributes(parse.parse_attributes(params), catalogue.definition(code))
         raise bad_request(*(p.description for p in error.problems), *problems) from None
-    definition = tenant.catalogue.definition(request.service_code)
+    definition = catalogue.definition(request.service_code)
     return validate_against_definition(request, definition)
 
 

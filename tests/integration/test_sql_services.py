@@ -1,7 +1,8 @@
-"""The SQL connector's services table on a SQLite file."""
+"""The SQL connector's services table on a SQLite file, and a catalogue taken from it."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -12,7 +13,9 @@ from pydantic import ValidationError
 
 from connectors.base import Capability, UnsupportedError
 from connectors.sql import SqlConnector
-from gateway.mapping import load_mapping
+from gateway.catalogue import CatalogueHolder
+from gateway.catalogue_refresh import CatalogueRefresher
+from gateway.mapping import CompiledMapping, load_mapping
 from mappings import mapping_path
 
 SERVICES_TABLE = {
@@ -26,6 +29,29 @@ SERVICES_TABLE = {
         "batch": "integer",
     },
 }
+CATALOGUE = """\
+services:
+  from_backend:
+    refresh: 60
+    read:
+      service_code: type_code
+      service_name: label
+      description: {from: help_text, default: ''}
+      group: section
+      type: {from: batch, table: service_type}
+  overrides:
+    RD-POT:
+      service_name: Pothole
+      add_keywords: [road]
+      attributes:
+        - {code: depth, datatype: number, required: true, order: 1, description: How deep?}
+    WST-OLD:
+      hide: true
+"""
+TYPE_TABLE = """\
+  service_type:
+    values: {'0': realtime, '1': batch}
+"""
 ROWS = [
     ("WST-BULK", "Bulky waste", "Large items", "Waste", 1),
     ("RD-POT", "Road defect", None, "Roads", 0),
@@ -112,3 +138,44 @@ def test_the_services_table_is_checked(tmp_path: Path, backend: dict[str, Any]) 
     shared = {**backend, "services": {**SERVICES_TABLE, "table": "tickets"}}
     with pytest.raises(ValidationError, match="services need a table of their own"):
         new_connector(tmp_path, shared)
+
+
+def backend_mapping(tmp_path: Path) -> CompiledMapping:
+    """The embedded mapping with its catalogue taken from the services table."""
+    text = mapping_path("embedded.yaml").read_text(encoding="utf-8")
+    services_table = f"  services: {json.dumps(SERVICES_TABLE)}\n"
+    text = text.replace("\ntables:\n", f"\n{services_table}\ntables:\n{TYPE_TABLE}", 1)
+    start, end = text.index("\nservices:\n"), text.index("\nrequests:\n")
+    path = tmp_path / "city.yaml"
+    path.write_text(f"{text[: start + 1]}{CATALOGUE}{text[end:]}", encoding="utf-8")
+    return load_mapping(path)
+
+
+async def test_a_catalogue_taken_from_the_services_table(
+    connector: SqlConnector, tmp_path: Path
+) -> None:
+    source = backend_mapping(tmp_path).backend_catalogue
+    assert source is not None
+    holder = CatalogueHolder()
+    refresher = CatalogueRefresher("city", source, connector, holder, interval=60)
+    insert(tmp_path, ROWS)
+    assert await refresher.refresh() is None
+    pot, bulky = holder.current().services
+    assert (pot.service_code, pot.service_name, pot.keywords) == ("RD-POT", "Pothole", ("road",))
+    assert (pot.description, pot.group, pot.metadata, pot.type) == ("", "Roads", True, "realtime")
+    assert (bulky.service_name, bulky.type, bulky.metadata) == ("Bulky waste", "batch", False)
+    assert [a.code for a in holder.current().definition("RD-POT").attributes] == ["depth"]
+
+    insert(tmp_path, [("ENV-GRAF", "Graffiti", None, "Streets", 0)])
+    assert await refresher.refresh() is None
+    codes = [service.service_code for service in holder.current().services]
+    assert codes == ["ENV-GRAF", "RD-POT", "WST-BULK"]
+
+    good = holder.current()
+    with sqlite3.connect(database(tmp_path)) as raw:
+        raw.execute("DROP TABLE service_types")
+    problem = await refresher.refresh()
+    assert problem is not None
+    assert problem.startswith("the backend failed to list its services: the database failed: ")
+    assert "no such table" in problem
+    assert holder.current() is good
