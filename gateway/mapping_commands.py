@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -98,7 +99,10 @@ def _apply(args: argparse.Namespace) -> int:
         if args.request is not None:
             output = _payload(mapping, args)
         elif args.record is not None:
-            output = _translated(mapping.service_request, render.render_requests, args.record)
+            names = Catalogue(mapping.services, mapping.definitions).names
+            output = _translated(
+                partial(mapping.service_request, names=names), render.render_requests, args.record
+            )
         else:
             output = _translated(mapping.request_update, render.render_updates, args.update_record)
     except FileErrors as errors:

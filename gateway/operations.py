@@ -62,6 +62,7 @@ async def submit_request(
     store: Store, tenant: Tenant, request: NewServiceRequest, idempotency_key: str
 ) -> RequestReceipt:
     """Create the request in the backend; batch services answer with a token."""
+    service = tenant.catalogue.current().service(request.service_code)
     context = MappingContext(tenant.id, idempotency_key, datetime.now(UTC))
     try:
         payload = tenant.mapping.create_payload(request, context)
@@ -72,7 +73,7 @@ async def submit_request(
         service_request_id = tenant.mapping.service_request_id(record)
     except MappingError as exc:
         raise _mapped(tenant, exc) from None
-    if tenant.catalogue.service(request.service_code).type is ServiceType.BATCH:
+    if service.type is ServiceType.BATCH:
         token = await store.record_token(tenant.id, service_request_id)
         return RequestReceipt(token=token, account_id=request.account_id)
     return RequestReceipt(service_request_id=service_request_id, account_id=request.account_id)
@@ -84,8 +85,10 @@ async def find_requests(tenant: Tenant, query: RequestQuery) -> list[ServiceRequ
     else:
         backend_query = tenant.mapping.backend_query(query)
         records = await _backend(tenant, tenant.connector.search, backend_query)
+    catalogue = tenant.catalogue.loaded
+    names = catalogue.names if catalogue is not None else None
     try:
-        requests = [tenant.mapping.service_request(record) for record in records]
+        requests = [tenant.mapping.service_request(record, names) for record in records]
     except MappingError as exc:
         raise _mapped(tenant, exc) from None
     requests.sort(key=lambda r: r.requested_datetime, reverse=True)

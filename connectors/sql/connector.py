@@ -3,6 +3,8 @@
 Records are rows as dicts keyed by column name. A new ticket's record may carry its
 first history row under `history`; a history record carries its ticket under
 `ticket` (read) or the ticket columns to change with it (written by `post_update`).
+`list_services` reads every row of the services table, offered only when the backend
+section describes one.
 
 Settings: `url` (a SQLAlchemy URL: `sqlite:///tickets.db`, or `postgresql://...`),
 `create_schema` (create the tables when absent), `pool_size` (pooled connections; on
@@ -27,6 +29,7 @@ from connectors.base import (
     PermanentError,
     Record,
     TransientError,
+    UnsupportedError,
 )
 from connectors.sql.database import Database, open_database, sqlite_file
 from connectors.sql.errors import database_call
@@ -65,6 +68,12 @@ class SqlConnector(Connector):
         }
     )
     schema_model: ClassVar[type[BaseModel] | None] = SqlSchema
+
+    @classmethod
+    def capabilities_for(cls, schema: Mapping[str, Any]) -> frozenset[Capability]:
+        if schema.get("services") is None:
+            return cls.capabilities
+        return cls.capabilities | {Capability.LIST_SERVICES}
 
     def __init__(self, settings: Mapping[str, Any], schema: Mapping[str, Any], *, timeout: float):
         super().__init__(settings, schema, timeout=timeout)
@@ -211,6 +220,12 @@ class SqlConnector(Connector):
         database = self._started()
         async with database_call(self.timeout):
             return await database.write(change_ticket)
+
+    async def list_services(self) -> list[Record]:
+        services = self._tables.services
+        if services is None:
+            raise UnsupportedError("the sql backend describes no services table")
+        return await self._read(select(services).order_by(*services.primary_key.columns))
 
     def _started(self) -> Database:
         if self._database is None:

@@ -20,6 +20,8 @@ Engines keep SQL parameters (personal data) out of error messages.
 from __future__ import annotations
 
 import asyncio
+import sqlite3
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -150,9 +152,24 @@ def sqlite_setup(busy_ms: int, *, begin: str | None) -> Any:
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = begin
         cursor = dbapi_connection.cursor()
-        cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
         cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        _switch_to_wal(cursor, busy_ms / 1000)
+        cursor.execute("PRAGMA synchronous=FULL")
         cursor.close()
 
     return on_connect
+
+
+def _switch_to_wal(cursor: Any, seconds: float) -> None:
+    """WAL mode, which a database keeps once set. Switching needs the database to itself
+    and SQLite answers "locked" at once, without its busy wait, when another connection
+    (another instance starting) holds it: so try again for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)

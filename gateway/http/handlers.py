@@ -20,17 +20,17 @@ async def discovery(call: Call) -> bytes:
 
 
 async def services(call: Call) -> bytes:
-    return call.tenant().catalogue.services_document(call.fmt)
+    return call.tenant().catalogue.current().services_document(call.fmt)
 
 
 async def service_definition(call: Call) -> bytes:
-    return call.tenant().catalogue.definition_document(call.argument, call.fmt)
+    return call.tenant().catalogue.current().definition_document(call.argument, call.fmt)
 
 
 async def post_request(call: Call) -> bytes:
     tenant = call.tenant()
     tenant.authenticate(call.param("api_key"))
-    request = accept_new_request(tenant.catalogue, call.params)
+    request = accept_new_request(tenant.catalogue.current(), call.params)
     receipt = await operations.submit_request(
         call.runtime.store, tenant, request, _idempotency_key(call)
     )

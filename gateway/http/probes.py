@@ -20,7 +20,8 @@ async def healthz(_request: web.Request) -> web.Response:
 
 def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def readyz(_request: web.Request) -> web.Response:
-        """The store and every jurisdiction's backend are reachable."""
+        """The store and every jurisdiction's backend are reachable, and every catalogue
+        taken from a backend has loaded."""
         checks = {"store": runtime.store.ping()}
         checks |= {f"backend:{t.id}": t.connector.health() for t in runtime.tenants}
         results = {}
@@ -31,6 +32,9 @@ def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Respons
                 results[name] = "ok"
             except Exception as exc:
                 results[name] = f"failed: {type(exc).__name__}"
+        for tenant in runtime.tenants:
+            loaded = tenant.catalogue.loaded is not None
+            results[f"catalogue:{tenant.id}"] = "ok" if loaded else "not loaded yet"
         ready = all(result == "ok" for result in results.values())
         body = {"status": "ok" if ready else "unavailable", "checks": results}
         return web.json_response(body, status=200 if ready else 503)

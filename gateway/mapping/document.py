@@ -5,7 +5,8 @@ connector: sql                 # the connector kind this mapping is written for
 backend: {...}                 # the connector's description of the backend, verbatim
 tables:                        # value tables, by name
   status: {values: {NEW: open, DONE: closed}, fallback: open}
-services: [...]                # the catalogue: Open311 services with their attributes
+services: [...]                # the catalogue: Open311 services with their attributes,
+                               # or {from_backend: ...} (see backend_catalogue)
 requests:
   create: {backend.field: operation, ...}    # new Open311 request -> backend record
   read: {open311_field: operation, ...}      # backend record -> Open311 request
@@ -21,7 +22,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.mapping.catalogue import ServiceEntry
+from gateway.mapping.backend_catalogue import ServicesSection
 from gateway.mapping.operations import Operation
 from gateway.mapping.tables import ValueTable
 
@@ -56,8 +57,8 @@ class MappingFile(_Section):
     """The connector's description of the backend, checked by the connector."""
     tables: dict[str, ValueTable] = Field(default_factory=dict)
     """Value tables by name, read forward or (`reverse: true`) backwards."""
-    services: tuple[ServiceEntry, ...] = ()
-    """The catalogue: Open311 services, each with its attributes."""
+    services: ServicesSection = ()
+    """The catalogue: Open311 services with their attributes, or taken from the backend."""
     requests: RequestSections
     """How a new Open311 request becomes a backend record, and a record a request."""
     updates: UpdateSections = Field(default_factory=UpdateSections)

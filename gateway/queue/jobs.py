@@ -18,8 +18,9 @@ class JobKind(StrEnum):
 
 
 def new_job_id() -> str:
-    """128 random bits, URL-safe: usable in a CLI argument or a URL path as is."""
-    return secrets.token_urlsafe(16)
+    """128 random bits in hex: usable as is in a URL path and as a CLI argument (never
+    starting with '-', which argparse would take for an option)."""
+    return secrets.token_hex(16)
 
 
 @dataclass(frozen=True, slots=True)

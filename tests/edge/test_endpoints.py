@@ -134,6 +134,7 @@ async def test_post_then_get_the_request(client: TestClient, fmt: str) -> None:
     (request,) = data
     assert request["service_request_id"] == request_id
     assert request["service_code"] == service["service_code"]
+    assert request["service_name"] == service["service_name"]
     assert request["status"] == "open"
     assert request["lat"] == pytest.approx(51.5072) and request["long"] == pytest.approx(-0.1276)
     assert request["description"] == "Reported in a test"
@@ -351,10 +352,8 @@ async def test_metrics_count_requests_by_route_and_status(client: TestClient) ->
     assert 'open311_http_request_duration_seconds_count{route="services"} 1.0' in text
 
 
-async def test_access_log_has_no_personal_data(client: TestClient, capsys) -> None:
-    from gateway import logs
-
-    logs.configure()
+async def test_access_log_has_no_personal_data(client: TestClient, capsys, json_logs) -> None:
+    json_logs()
     service = await service_of(client, metadata=False)
     await create(client, service["service_code"])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]

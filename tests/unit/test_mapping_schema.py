@@ -11,6 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
+from jsonschema.exceptions import best_match
 from pydantic import TypeAdapter, ValidationError
 from ruamel.yaml import YAML
 
@@ -101,9 +102,12 @@ def validator() -> Draft202012Validator:
 
 
 def schema_errors(validator: Draft202012Validator, document: Any) -> list[str]:
+    """Each error as an editor shows it: inside `anyOf` (a list or a mapping of services),
+    the error of the branch the document is closest to."""
     return [
         f"{'.'.join(map(str, error.absolute_path))}: {error.message}"
-        for error in validator.iter_errors(document)
+        for error in map(best_match, ([error] for error in validator.iter_errors(document)))
+        if error is not None
     ]
 
 
