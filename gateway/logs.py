@@ -5,6 +5,10 @@ Inside a running event loop, lines are gathered and written together once per tu
 of the loop: one write for every request the turn answered, instead of one each.
 A line logged with no loop running is written at once.
 
+The access line (`access`) is the one line rendered without structlog's processor
+chain: on a cached GET, that chain cost more than the gateway's own work (measured
+with py-spy under wrk). It has the same shape and the same writer as every other line.
+
 Callers log identifiers of routes and jurisdictions, statuses and timings; request
 bodies, query strings, contact fields and API keys are never passed to a logger.
 """
@@ -15,6 +19,7 @@ import asyncio
 import atexit
 import logging
 import sys
+from datetime import UTC, datetime
 from typing import BinaryIO
 
 import orjson
@@ -57,8 +62,29 @@ class LineLogger:
     debug = info = warning = error = critical = exception = log = msg
 
 
+_writer: LineWriter | None = None
+
+
+def access(**fields: object) -> None:
+    """One request's line: `event`, `level` and `timestamp` are added as structlog would."""
+    global _writer
+    if _writer is None:
+        _writer = LineWriter(sys.stdout.buffer)
+    fields["event"] = "request"
+    fields["level"] = "info"
+    fields["timestamp"] = utc_timestamp()
+    _writer.write(orjson.dumps(fields, option=orjson.OPT_APPEND_NEWLINE))
+
+
+def utc_timestamp() -> str:
+    """Now in ISO 8601 with microseconds and `Z`, as structlog's TimeStamper writes it."""
+    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+
+
 def configure(level: int = logging.INFO, stream: BinaryIO | None = None) -> None:
-    logger = LineLogger(LineWriter(stream or sys.stdout.buffer))
+    global _writer
+    _writer = LineWriter(stream or sys.stdout.buffer)
+    logger = LineLogger(_writer)
     structlog.configure(
         processors=[
             structlog.processors.add_log_level,

@@ -11,14 +11,14 @@ import time
 
 from aiohttp import web
 
+from gateway import logs
 from gateway.http.call import Call, read_params
 from gateway.http.routing import Router, requested_format
-from gateway.logs import get_logger
 from gateway.open311.errors import Open311Error
 from gateway.open311.render import CONTENT_TYPES, Format, render_errors
 from gateway.runtime import Runtime
 
-log = get_logger("gateway.access")
+log = logs.get_logger("gateway.access")
 
 
 class Edge:
@@ -51,8 +51,7 @@ class Edge:
         seconds = time.perf_counter() - started
         self.runtime.metrics.request_answered(route, request.method, response.status, seconds)
         if self.access_log:
-            log.info(
-                "request",
+            logs.access(
                 request_id=request_id,
                 method=request.method,
                 route=route,
