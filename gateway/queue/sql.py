@@ -1,5 +1,5 @@
 """The embedded queue's operations in SQL: steps run on the database thread, each inside
-the shared transaction of its batch (see `committer`), given the batch's `now`.
+the shared transaction of its batch (see `gateway.groupcommit`), given the batch's `now`.
 
 Every transaction starts with `BEGIN IMMEDIATE`, so a lease's SELECT and UPDATE see
 and change the same rows even when another process (a worker, the CLI) uses the file.
@@ -27,7 +27,7 @@ from sqlalchemy import (
 from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
 from gateway.queue.schema import JOB_COLUMNS, UtcMicros, dead_letters, jobs
 
-INSERT_JOB = insert(jobs).prefix_with("OR IGNORE")
+_INSERT_JOB = insert(jobs).prefix_with("OR IGNORE")
 """Enqueueing a job whose id is already queued is a no-op, not a failed batch."""
 
 
@@ -64,6 +64,12 @@ def job_row(job: Job) -> dict[str, Any]:
         "visible_at": job.not_before,
         "lease_token": None,
     }
+
+
+def insert_jobs(connection: Connection, _now: datetime, rows: list[dict[str, Any]]) -> list[None]:
+    """Every job enqueued in the batch, in one multi-row INSERT."""
+    connection.execute(_INSERT_JOB, rows)
+    return [None] * len(rows)
 
 
 def lease(
