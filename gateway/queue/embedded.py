@@ -22,7 +22,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar
 
-from sqlalchemy import Connection, create_engine, event
+from sqlalchemy import Connection, create_engine, event, inspect
 
 from connectors.sql.database import sqlite_setup
 from gateway.groupcommit import DATABASE_FAILURES, GroupCommitter, Grouped, describe
@@ -170,10 +170,24 @@ class EmbeddedQueue:
             connection = engine.connect()
             with connection.begin():
                 metadata.create_all(connection)
+                _add_missing_columns(connection)
         except BaseException:
             engine.dispose()
             raise
         return connection
+
+
+def _add_missing_columns(connection: Connection) -> None:
+    """A file written by an earlier release lacks the columns added since; each one is
+    nullable, so adding it keeps every job already queued."""
+    for table in metadata.sorted_tables:
+        present = {column["name"] for column in inspect(connection).get_columns(table.name)}
+        for column in table.columns:
+            if column.name not in present:
+                kind = column.type.compile(connection.dialect)
+                connection.exec_driver_sql(
+                    f"ALTER TABLE {table.name} ADD COLUMN {column.name} {kind}"
+                )
 
 
 def _in_transaction(connection: Connection, work: Callable[[Connection], T]) -> T:

@@ -63,6 +63,7 @@ def job_row(job: Job) -> dict[str, Any]:
         "last_error": job.last_error,
         "visible_at": job.not_before,
         "lease_token": None,
+        "reply_to": job.reply_to,
     }
 
 
@@ -81,7 +82,15 @@ def lease(
         return []
     expires_at = now + timedelta(seconds=seconds)
     connection.execute(_TAKE, {**selection, "expires_at": expires_at, "token": token})
-    return [Lease(_job(row, row.last_error), token, expires_at) for row in rows]
+    return [
+        Lease(
+            _job(row, last_error=row.last_error, reply_to=row.reply_to),
+            token,
+            expires_at,
+            redelivered=row.lease_token is not None,
+        )
+        for row in rows
+    ]
 
 
 def complete(connection: Connection, _now: datetime, *, job_id: str, token: str) -> bool:
@@ -172,7 +181,7 @@ def _applied(result: CursorResult[Any]) -> bool:
     return bool(result.rowcount)
 
 
-def _job(row: Row[Any], last_error: str | None = None) -> Job:
+def _job(row: Row[Any], *, last_error: str | None = None, reply_to: str | None = None) -> Job:
     return Job(
         id=row.id,
         jurisdiction_id=row.jurisdiction_id,
@@ -183,6 +192,7 @@ def _job(row: Row[Any], last_error: str | None = None) -> Job:
         enqueued_at=row.enqueued_at,
         not_before=row.not_before,
         last_error=last_error,
+        reply_to=reply_to,
     )
 
 
