@@ -69,7 +69,8 @@ class Metrics:
         self._deliveries = Counter(
             "open311_deliveries",
             "Delivery attempts by how they ended: created, found (the backend or the store "
-            "had the record already), retried, dead (dead-lettered), cancelled (shutdown).",
+            "had the record already), retried, dead (dead-lettered), cancelled (shutdown), "
+            "failed (not settled: the job comes back when its lease expires).",
             ("jurisdiction", "outcome"),
             registry=self.registry,
         )

@@ -130,18 +130,27 @@ class Worker:
         self._metrics.delivery_started(jurisdiction_id)
         ended = "cancelled"
         try:
-            delivered = await self._attempt(lease)
-        except (Refused, ConnectorError, MappingError, ValidationError) as exc:
-            ended = await self._failed(lease, exc)
-        except StoreUnavailable as failure:
-            ended = await self._retry(lease, str(failure))
-        except Exception as bug:  # a bug must not lose the job: it is retried, then dead
-            log.exception("delivery_failed", job_id=lease.job.id, jurisdiction=jurisdiction_id)
-            ended = await self._retry(lease, f"internal error: {type(bug).__name__}")
-        else:
-            ended = await self._delivered(lease, delivered)
+            ended = await self._deliver_once(lease)
+        except Exception:  # a bug while settling: the job comes back when its lease expires
+            log.exception("settling_failed", job_id=lease.job.id, jurisdiction=jurisdiction_id)
+            ended = "failed"
         finally:
             self._metrics.delivery_ended(jurisdiction_id, ended)
+
+    async def _deliver_once(self, lease: Lease) -> str:
+        """Attempt the delivery and settle the job; how it ended, for the metrics."""
+        try:
+            delivered = await self._attempt(lease)
+        except (Refused, ConnectorError, MappingError, ValidationError) as exc:
+            return await self._failed(lease, exc)
+        except StoreUnavailable as failure:
+            return await self._retry(lease, str(failure))
+        except Exception as bug:  # a bug must not lose the job: it is retried, then dead
+            log.exception(
+                "delivery_failed", job_id=lease.job.id, jurisdiction=lease.job.jurisdiction_id
+            )
+            return await self._retry(lease, f"internal error: {type(bug).__name__}")
+        return await self._delivered(lease, delivered)
 
     async def _attempt(self, lease: Lease) -> Delivered:
         job = lease.job
