@@ -92,25 +92,22 @@ class GroupCommitter:
             self._task = None
 
     async def run(self, work: Grouped[Any, T] | Step[T]) -> T:
-        """The work's result once its transaction committed, bounded by the timeout."""
+        """The work's result once its transaction committed, within the timeout: a caller
+        waits for the batch in flight, then for its own, each bounded by half of it (one
+        timer per batch, not one per caller)."""
         if self._task is None or self._closing:
             raise self._unavailable(f"the {self._name} is not running")
         outcome: asyncio.Future[T] = asyncio.get_running_loop().create_future()
         self._inbox.append(_Pending(work, outcome))
         self._arrived.set()
-        try:
-            async with asyncio.timeout(self._timeout):
-                return await outcome
-        except TimeoutError:
-            raise self._unavailable(
-                f"the {self._name} did not answer within {self._timeout:g} s"
-            ) from None
+        return await outcome
 
     async def _commit_loop(self) -> None:
         while self._inbox or not self._closing:
             if not self._inbox:
                 self._arrived.clear()
                 await self._arrived.wait()
+                await asyncio.sleep(0)  # the callers ready in this turn of the loop join in
                 continue
             batch = self._inbox[: self._max_batch]
             del self._inbox[: self._max_batch]
@@ -122,7 +119,11 @@ class GroupCommitter:
         works = [pending.work for pending in batch]
         now = self._clock()
         try:
-            results = await self._transact(lambda connection: _run(connection, now, works))
+            async with asyncio.timeout(self._timeout / 2):
+                results = await self._transact(lambda connection: _run(connection, now, works))
+        except TimeoutError:
+            message = f"the {self._name} did not answer within {self._timeout:g} s"
+            _fail(batch, self._unavailable(message))
         except DATABASE_FAILURES as failure:
             message = f"the {self._name} database failed: {describe(failure)}"
             _fail(batch, self._unavailable(message))

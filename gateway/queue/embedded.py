@@ -36,9 +36,13 @@ T = TypeVar("T")
 DEFAULT_TIMEOUT = 5.0
 """Seconds an operation may take, waiting for SQLite's write lock included.
 
-A caller may wait for the batch in flight and then for its own, so each batch may wait
-at most half of it for the lock: callers then hear SQLite's reason, not a bare timeout.
+A caller may wait for the batch in flight and then for its own, so each batch is bounded
+by half of it, and waits for the lock a little less (`LOCK_WAIT_SHARE`): callers then hear
+SQLite's reason, not a bare timeout.
 """
+
+LOCK_WAIT_SHARE = 0.4
+"""The share of the timeout a batch waits for SQLite's write lock."""
 
 MAX_BATCH = 256
 """Operations sharing one transaction at most; bounds a transaction's time and size."""
@@ -113,7 +117,7 @@ class EmbeddedQueue:
         )
 
     async def complete(self, job_id: str, lease_token: str) -> bool:
-        return await self._committer.run(partial(sql.complete, job_id=job_id, token=lease_token))
+        return await self._committer.run(Grouped(sql.complete, (job_id, lease_token)))
 
     async def retry(self, job_id: str, lease_token: str, delay_seconds: float, reason: str) -> bool:
         step = partial(
@@ -163,7 +167,7 @@ class EmbeddedQueue:
         """Runs on the database thread: the one connection, and the tables."""
         self.path.parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(f"sqlite:///{self.path}", hide_parameters=True)
-        busy_ms = max(1, int(self._timeout * 500))
+        busy_ms = max(1, int(self._timeout * LOCK_WAIT_SHARE * 1000))
         event.listen(engine, "connect", sqlite_setup(busy_ms, begin=None))
         event.listen(engine, "begin", _begin_immediate)
         try:

@@ -93,8 +93,18 @@ def lease(
     ]
 
 
-def complete(connection: Connection, _now: datetime, *, job_id: str, token: str) -> bool:
-    return _applied(connection.execute(delete(jobs).where(*_leased(job_id, token))))
+def complete(connection: Connection, _now: datetime, settled: list[tuple[str, str]]) -> list[bool]:
+    """Every (job id, lease token) completed in the batch: a lookup and one DELETE."""
+    leased = select(jobs.c.id, jobs.c.lease_token).where(jobs.c.id.in_({i for i, _ in settled}))
+    held = {row.id: row.lease_token for row in connection.execute(leased)}
+    done = []
+    for job_id, token in settled:
+        done.append(held.get(job_id) == token)
+        held.pop(job_id, None)  # the same lease settled twice: only the first applies
+    completed = {job_id for (job_id, _), applied in zip(settled, done, strict=True) if applied}
+    if completed:
+        connection.execute(delete(jobs).where(jobs.c.id.in_(completed)))
+    return done
 
 
 def retry(

@@ -32,6 +32,10 @@ T = TypeVar("T")
 _TIMEOUT_SECONDS = 5.0
 """How long a store call may take, waiting for SQLite's write lock included."""
 
+_LOCK_WAIT_SECONDS = 2.0
+"""How long a statement waits for SQLite's write lock (or PostgreSQL for a pooled
+connection): less than a group-committed batch may take, half the timeout."""
+
 _MAX_BATCH = 256
 """Calls sharing one transaction at most."""
 
@@ -61,7 +65,7 @@ class Store:
         database_file = sqlite_file(self.url)
         if database_file is not None:
             database_file.parent.mkdir(parents=True, exist_ok=True)
-        self._database = open_database(self.url, timeout=_TIMEOUT_SECONDS, pool_size=None)
+        self._database = open_database(self.url, timeout=_LOCK_WAIT_SECONDS, pool_size=None)
         await self._database.write(upgrade)
         self._committer = GroupCommitter(
             self._database.write,

@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, select, tuple_, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.store.tables import submissions
@@ -69,10 +69,7 @@ Key = tuple[str, str]
 
 
 def by_key(connection: Connection, _now: datetime, keys: list[Key]) -> list[Submission | None]:
-    found = _rows(
-        connection,
-        tuple_(submissions.c.jurisdiction_id, submissions.c.idempotency_key).in_(set(keys)),
-    )
+    found = _rows(connection, submissions.c.idempotency_key.in_({key for _, key in keys}))
     index = {(row.jurisdiction_id, row.idempotency_key): row for row in found}
     return [index.get(key) for key in keys]
 
@@ -125,22 +122,43 @@ def accept(connection: Connection, _now: datetime, accepted: list[Submission]) -
     return stored
 
 
+_SETTLE_OWN = update(submissions).where(submissions.c.job_id == bindparam("settled_job_id"))
+
+
 def settle(connection: Connection, now: datetime, settlements: list[Settlement]) -> list[None]:
+    """Outcomes of jobs whose acceptance is stored go in with one UPDATE; the others
+    (accepted by a twin, or not recorded yet) one by one."""
+    wanted = {settlement.job_id for settlement in settlements}
+    stored = set(
+        connection.execute(
+            select(submissions.c.job_id).where(submissions.c.job_id.in_(wanted))
+        ).scalars()
+    )
+    own = [
+        {"settled_job_id": settlement.job_id, **_outcome(settlement, now)}
+        for settlement in settlements
+        if settlement.job_id in stored
+    ]
+    if own:
+        connection.execute(_SETTLE_OWN, own)
     for settlement in settlements:
-        _settle(connection, now, settlement)
+        if settlement.job_id not in stored:
+            _settle_elsewhere(connection, now, settlement)
     return [None] * len(settlements)
 
 
-def _settle(connection: Connection, now: datetime, settlement: Settlement) -> None:
-    outcome = {
+def _outcome(settlement: Settlement, now: datetime) -> dict[str, Any]:
+    return {
         "state": settlement.state.value,
         "service_request_id": settlement.service_request_id,
         "reason": settlement.reason,
         "settled_at": now,
     }
+
+
+def _settle_elsewhere(connection: Connection, now: datetime, settlement: Settlement) -> None:
+    outcome = _outcome(settlement, now)
     own = submissions.c.job_id == settlement.job_id
-    if connection.execute(update(submissions).where(own).values(outcome)).rowcount:
-        return
     if settlement.state is SubmissionState.DELIVERED:
         # A twin accepted under the same key: the record this job found or made is its.
         twin = update(submissions).where(

@@ -27,7 +27,7 @@ submissions = Table(
     Column("reason", Text, nullable=True),
     Column("accepted_at", DateTime(timezone=True), nullable=False),
     Column("settled_at", DateTime(timezone=True), nullable=True),
-    UniqueConstraint("jurisdiction_id", "idempotency_key"),
+    UniqueConstraint("idempotency_key", "jurisdiction_id"),  # key first: looked up by key
     Index(None, "jurisdiction_id", "fingerprint", "accepted_at"),
     Index(None, "state", "settled_at"),
 )

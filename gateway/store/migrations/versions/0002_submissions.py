@@ -29,9 +29,9 @@ def upgrade() -> None:
         sa.Column("settled_at", sa.DateTime(timezone=True), nullable=True),
         sa.PrimaryKeyConstraint("job_id", name="pk_submissions"),
         sa.UniqueConstraint(
-            "jurisdiction_id",
             "idempotency_key",
-            name="uq_submissions_jurisdiction_id_idempotency_key",
+            "jurisdiction_id",
+            name="uq_submissions_idempotency_key_jurisdiction_id",
         ),
     )
     op.create_index(
