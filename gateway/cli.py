@@ -21,6 +21,7 @@ from gateway.mapping import load_mapping
 from gateway.mapping_commands import add_mapping_commands, print_problems
 from gateway.queue import DeadLetter, JobQueue, QueueUnavailable, open_queue
 from gateway.runtime import Runtime
+from gateway.store import Store, StoreUnavailable, Submission
 from gateway.yamlfile import FileErrors
 
 DEFAULT_HOST = "127.0.0.1"
@@ -99,6 +100,14 @@ def _parser() -> argparse.ArgumentParser:
     )
     discard.add_argument("job_id", metavar="ID")
     discard.set_defaults(run=_dead_letter_command(_discard_dead_letter))
+    audit = dlq_commands.add_parser(
+        "audit",
+        parents=[queue_config],
+        help="requests the store recorded as dead-lettered, newest first, with the reason",
+    )
+    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--offset", type=int, default=0)
+    audit.set_defaults(run=_audit_dead_submissions)
     return parser
 
 
@@ -276,6 +285,35 @@ async def _discard_dead_letter(queue: JobQueue, args: argparse.Namespace) -> int
         return _unknown_dead_letter(args.job_id)
     print(f"{args.job_id}: discarded")
     return 0
+
+
+def _audit_dead_submissions(args: argparse.Namespace) -> int:
+    """The store's record of dead-lettered requests: it outlives a discarded dead letter."""
+    if args.config is None:
+        url = store_url(data_dir())
+    else:
+        url = load_config(args.config).gateway.store_url
+    try:
+        dead = asyncio.run(_dead_submissions(Store(url), args.limit, args.offset))
+    except StoreUnavailable as failure:
+        print(f"store unavailable: {failure}", file=sys.stderr)
+        return 1
+    for submission in dead:
+        settled = (
+            submission.settled_at.isoformat(timespec="seconds") if submission.settled_at else "-"
+        )
+        print(f"{submission.job_id}  {settled}  {submission.jurisdiction_id}  {submission.reason}")
+    if not dead:
+        print("no dead submissions")
+    return 0
+
+
+async def _dead_submissions(store: Store, limit: int, offset: int) -> list[Submission]:
+    await store.start()
+    try:
+        return await store.dead(limit, offset)
+    finally:
+        await store.close()
 
 
 def _unknown_dead_letter(job_id: str) -> int:
