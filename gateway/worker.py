@@ -113,6 +113,10 @@ class Worker:
                 log.warning("worker_lease_failed", reason=str(failure))
                 await asyncio.sleep(self._poll_seconds)
                 continue
+            except Exception:  # the loop must outlive a bug, or nothing is delivered again
+                log.exception("worker_lease_failed")
+                await asyncio.sleep(self._poll_seconds)
+                continue
             if not leases:
                 await self._queue.wait_for_work(self._poll_seconds)
                 continue
