@@ -3,6 +3,7 @@ the circuit breaker, over HTTP against real SQLite files."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -11,6 +12,7 @@ from aiohttp.test_utils import TestClient
 
 from connectors.base import TransientError
 from gateway.breaker import BreakerState, CircuitBreaker
+from gateway.cli import main
 from gateway.config import (
     BackoffConfig,
     WorkerConfig,
@@ -247,7 +249,9 @@ async def test_transient_failures_are_retried_until_delivered(scripted) -> None:
     assert "open311_queue_depth 0.0" in text
 
 
-async def test_exhausted_retries_are_dead_letters_and_a_replay_delivers_them(scripted) -> None:
+async def test_exhausted_retries_are_dead_letters_and_a_replay_delivers_them(
+    scripted, tmp_path: Path
+) -> None:
     client, backend = await scripted(
         backoff=BackoffConfig(base_seconds=0.01, cap_seconds=0.01, max_attempts=2)
     )
@@ -259,7 +263,13 @@ async def test_exhausted_retries_are_dead_letters_and_a_replay_delivers_them(scr
     (letter,) = await runtime.queue.dead_letters(10)
     assert letter.reason == "gave up after 2 deliveries: the scripted backend timed out"
     assert backend.references() == {}
-    assert await runtime.queue.replay(letter.job.id)
+    config = tmp_path / "gateway.yaml"  # the operator's view: the same queue, from the CLI
+    config.write_text(
+        f"gateway:\n  queue_url: {runtime.config.gateway.queue_url}\n"
+        f"jurisdictions:\n  - id: city\n    mapping: {tmp_path / 'city.yaml'}\n"
+    )
+    replay = ["dlq", "replay", letter.job.id, "--config", str(config)]
+    assert await asyncio.to_thread(main, replay) == 0
     await drained(runtime)
     assert backend.references() == {"header:x1": 1}
     submission = await runtime.store.by_key("city", "header:x1")
