@@ -56,6 +56,7 @@ def test_embedded_golden_request(embedded: CompiledMapping) -> None:
         "category": "ENV-FLY",
         "dept": "STREETCARE",
         "state": "NEW",
+        "priority": "NORMAL",
         "summary": "Tyres dumped",
         "latitude": 51.5,
         "longitude": -0.1,
@@ -167,6 +168,25 @@ def test_embedded_query_for_service_codes(embedded: CompiledMapping) -> None:
     query = embedded.backend_query(RequestQuery(service_codes=("POT", "BULKY")))
     assert query.any_of == {"category": ("RD-POT", "WST-BULK")}
     assert query.order_by == "created_at"
+
+
+@pytest.mark.parametrize(
+    ("service_code", "attributes", "priority"),
+    [
+        ("POT", {"depth": "4", "position": "junction"}, "HIGH"),
+        ("POT", {"depth": "4", "position": "carriageway"}, "NORMAL"),
+        ("FLY", {"waste_types": ("tyres", "hazardous"), "amount": "bag"}, "HIGH"),
+        ("FLY", {"waste_types": ("household",), "amount": "bag"}, "NORMAL"),
+        ("GRAF", {"offensive": "yes"}, "HIGH"),
+        ("GRAF", {"offensive": "no"}, "NORMAL"),
+        ("DOG", {}, "NORMAL"),
+    ],
+)
+def test_embedded_priority(
+    embedded: CompiledMapping, service_code: str, attributes: dict, priority: str
+) -> None:
+    new = request(service_code=service_code, attributes=attributes)
+    assert embedded.create_payload(new, CONTEXT)["priority"] == priority
 
 
 def test_embedded_unknown_state_reads_as_open(embedded: CompiledMapping) -> None:
