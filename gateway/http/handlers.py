@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from datetime import UTC, datetime
 
 from gateway import operations
@@ -41,7 +41,7 @@ def _idempotency_key(call: Call) -> str:
     key = call.request.headers.get("Idempotency-Key", "").strip()
     if len(key) > _MAX_IDEMPOTENCY_KEY:
         raise bad_request(f"Idempotency-Key: longer than {_MAX_IDEMPOTENCY_KEY} characters")
-    return key or uuid.uuid4().hex
+    return key or secrets.token_hex(16)
 
 
 async def token(call: Call) -> bytes:
