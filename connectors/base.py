@@ -95,8 +95,15 @@ class Connector:
         self.schema = schema
         self.timeout = timeout
 
+    @classmethod
+    def capabilities_for(cls, schema: Mapping[str, Any]) -> frozenset[Capability]:
+        """What an instance on this backend description offers, known before one is made
+        (a mapping is checked against it on load): `capabilities`, unless a connector
+        offers more on some backends (a SQL database that describes a services table)."""
+        return cls.capabilities
+
     def supports(self, capability: Capability) -> bool:
-        return capability in self.capabilities
+        return capability in self.capabilities_for(self.schema)
 
     async def start(self) -> None:
         """Open pools and sessions; called once before the first operation."""
@@ -131,4 +138,5 @@ class Connector:
         raise UnsupportedError(f"{self.kind} connector cannot take updates")
 
     async def list_services(self) -> list[Record]:
+        """Return every service record of the backend's catalogue."""
         raise UnsupportedError(f"{self.kind} connector has no service catalogue")

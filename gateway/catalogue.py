@@ -1,15 +1,15 @@
 """A jurisdiction's service catalogue, with its rendered forms kept ready.
 
-The catalogue changes only when it is replaced as a whole, so each resource is
-rendered once per format and served as bytes.
+The catalogue changes only when it is replaced as a whole (a refresh from the backend
+swaps in a new one), so each resource is rendered once per format per catalogue and
+served as bytes; the old catalogue and its bytes go with it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from functools import cache
 
-from gateway.open311.errors import not_found
+from gateway.open311.errors import not_found, unavailable
 from gateway.open311.models import Service, ServiceDefinition
 from gateway.open311.render import Format, render_service_definition, render_services
 
@@ -20,7 +20,11 @@ class Catalogue:
     ) -> None:
         self.services = tuple(services)
         self._by_code = {service.service_code: service for service in self.services}
+        self.names = {service.service_code: service.service_name for service in self.services}
+        """Service names by code, for requests read from the backend."""
         self._definitions = dict(definitions)
+        self._services_documents: dict[Format, bytes] = {}
+        self._definition_documents: dict[tuple[str, Format], bytes] = {}
 
     def service(self, code: str) -> Service:
         try:
@@ -35,14 +39,39 @@ class Catalogue:
         service = self.service(code)
         return self._definitions.get(code) or ServiceDefinition(service_code=service.service_code)
 
-    def name_of(self, code: str) -> str | None:
-        service = self._by_code.get(code)
-        return service.service_name if service else None
-
-    @cache  # noqa: B019 - a catalogue lives as long as its jurisdiction
     def services_document(self, fmt: Format) -> bytes:
-        return render_services(self.services, fmt)
+        document = self._services_documents.get(fmt)
+        if document is None:
+            document = self._services_documents[fmt] = render_services(self.services, fmt)
+        return document
 
-    @cache  # noqa: B019 - a catalogue lives as long as its jurisdiction
     def definition_document(self, code: str, fmt: Format) -> bytes:
-        return render_service_definition(self.definition(code), fmt)
+        document = self._definition_documents.get((code, fmt))
+        if document is None:
+            document = render_service_definition(self.definition(code), fmt)
+            self._definition_documents[code, fmt] = document
+        return document
+
+
+class CatalogueHolder:
+    """The catalogue a jurisdiction serves now: replaced whole, never edited in place.
+
+    A catalogue taken from the backend exists only once the backend has listed its
+    services; until then the routes that need it answer 503.
+    """
+
+    def __init__(self, catalogue: Catalogue | None = None) -> None:
+        self._catalogue = catalogue
+
+    @property
+    def loaded(self) -> Catalogue | None:
+        return self._catalogue
+
+    def current(self) -> Catalogue:
+        """The catalogue served now; a 503 with Retry-After while there is none yet."""
+        if self._catalogue is None:
+            raise unavailable("services: the catalogue is not loaded from the backend yet")
+        return self._catalogue
+
+    def swap(self, catalogue: Catalogue) -> None:
+        self._catalogue = catalogue

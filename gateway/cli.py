@@ -1,19 +1,24 @@
-"""The `open311-gateway` command: serve, check a configuration, mint API keys."""
+"""The `open311-gateway` command: serve, check a configuration, work on mappings, mint API
+keys, dead letters."""
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import sys
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from aiohttp import web
 
 from connectors.registry import ConnectorNotFound, connector_class
 from gateway import apikeys, logs
-from gateway.config import Config, load_config
-from gateway.embedded import JURISDICTION_ID, data_dir, embedded_config
+from gateway.config import Config, GatewayConfig, load_config
+from gateway.embedded import JURISDICTION_ID, data_dir, embedded_config, store_url
 from gateway.http.app import create_app
 from gateway.mapping import load_mapping
+from gateway.mapping_commands import add_mapping_commands, print_problems
+from gateway.queue import DeadLetter, JobQueue, QueueUnavailable, open_queue
 from gateway.runtime import Runtime
 from gateway.yamlfile import FileErrors
 
@@ -47,16 +52,50 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--config", type=Path, required=True)
     check.set_defaults(run=_check)
 
+    add_mapping_commands(
+        commands.add_parser("mapping", help="check, dry-run and describe mapping files")
+    )
+
     keys = commands.add_parser("keys", help="manage API keys")
     key_commands = keys.add_subparsers(required=True, metavar="ACTION")
     new_key = key_commands.add_parser("new", help="mint an API key and print its hash")
     new_key.add_argument("--jurisdiction", required=True)
     new_key.set_defaults(run=_new_key)
+
+    queue_config = argparse.ArgumentParser(add_help=False)
+    queue_config.add_argument(
+        "--config", type=Path, help="configuration file naming the queue (default: embedded)"
+    )
+    dlq = commands.add_parser("dlq", help="dead letters: jobs that failed for good")
+    dlq_commands = dlq.add_subparsers(required=True, metavar="ACTION")
+    listing = dlq_commands.add_parser(
+        "list", parents=[queue_config], help="dead letters, newest first"
+    )
+    listing.add_argument("--limit", type=int, default=50)
+    listing.add_argument("--offset", type=int, default=0)
+    listing.set_defaults(run=_dead_letter_command(_list_dead_letters))
+    show = dlq_commands.add_parser(
+        "show", parents=[queue_config], help="one dead letter, without its payload"
+    )
+    show.add_argument("job_id", metavar="ID")
+    show.add_argument(
+        "--payload", action="store_true", help="print the payload too (it holds personal data)"
+    )
+    show.set_defaults(run=_dead_letter_command(_show_dead_letter))
+    replay = dlq_commands.add_parser(
+        "replay", parents=[queue_config], help="put a dead letter back in the queue"
+    )
+    replay.add_argument("job_id", metavar="ID")
+    replay.set_defaults(run=_dead_letter_command(_replay_dead_letter))
+    discard = dlq_commands.add_parser(
+        "discard", parents=[queue_config], help="delete a dead letter for good"
+    )
+    discard.add_argument("job_id", metavar="ID")
+    discard.set_defaults(run=_dead_letter_command(_discard_dead_letter))
     return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
-    logs.configure()
     if args.config is None:
         config, minted = embedded_config(data_dir(), f"http://{args.host}:{args.port}")
         files: list[Path] = []
@@ -68,6 +107,10 @@ def _serve(args: argparse.Namespace) -> int:
             )
     else:
         config, files = load_config(args.config), [args.config.resolve()]
+    problems = _check_jurisdictions(config)
+    if problems:
+        return print_problems(problems)
+    logs.configure()
     runtime = Runtime(config, files)
     logs.get_logger(__name__).info("serving", url=f"http://{args.host}:{args.port}")
     web.run_app(create_app(runtime), host=args.host, port=args.port, access_log=None, print=None)
@@ -77,10 +120,8 @@ def _serve(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     config = load_config(args.config)
     problems = _check_jurisdictions(config)
-    for problem in problems:
-        print(problem, file=sys.stderr)
     if problems:
-        return 1
+        return print_problems(problems)
     print(f"{args.config}: OK ({len(config.jurisdictions)} jurisdictions)")
     return 0
 
@@ -108,3 +149,90 @@ def _new_key(args: argparse.Namespace) -> int:
     print("Hash to add under the jurisdiction's api_keys in the configuration:")
     print(f"  {apikeys.hash_key(key)}")
     return 0
+
+
+DeadLetterAction = Callable[[JobQueue, argparse.Namespace], Awaitable[int]]
+
+
+def _dead_letter_command(action: DeadLetterAction) -> Callable[[argparse.Namespace], int]:
+    """A `dlq` action run against the configured queue, started and closed around it."""
+
+    def run(args: argparse.Namespace) -> int:
+        if args.config is None:
+            url = GatewayConfig(store_url=store_url(data_dir())).queue_url
+        else:
+            url = load_config(args.config).gateway.queue_url
+        try:
+            return asyncio.run(_on_queue(open_queue(url), action, args))
+        except QueueUnavailable as failure:
+            print(f"queue unavailable: {failure}", file=sys.stderr)
+            return 1
+
+    return run
+
+
+async def _on_queue(queue: JobQueue, action: DeadLetterAction, args: argparse.Namespace) -> int:
+    await queue.start()
+    try:
+        return await action(queue, args)
+    finally:
+        await queue.close()
+
+
+async def _list_dead_letters(queue: JobQueue, args: argparse.Namespace) -> int:
+    letters = await queue.dead_letters(args.limit, args.offset)
+    for letter in letters:
+        job = letter.job
+        print(
+            f"{job.id}  {letter.dead_at.isoformat(timespec='seconds')}  {job.jurisdiction_id}  "
+            f"{job.kind}  deliveries={job.attempt + 1}  {letter.reason}"
+        )
+    if not letters:
+        print("no dead letters")
+    return 0
+
+
+async def _show_dead_letter(queue: JobQueue, args: argparse.Namespace) -> int:
+    letter = await queue.dead_letter_of(args.job_id)
+    if letter is None:
+        return _unknown_dead_letter(args.job_id)
+    for name, value in _dead_letter_fields(letter):
+        print(f"{name}: {value}")
+    if args.payload:
+        print(f"payload: {letter.job.payload.decode('utf-8', errors='replace')}")
+    else:
+        print("payload: (hidden: personal data; --payload prints it)")
+    return 0
+
+
+def _dead_letter_fields(letter: DeadLetter) -> list[tuple[str, object]]:
+    job = letter.job
+    return [
+        ("id", job.id),
+        ("jurisdiction", job.jurisdiction_id),
+        ("kind", job.kind),
+        ("idempotency_key", job.idempotency_key),
+        ("deliveries", job.attempt + 1),
+        ("enqueued_at", job.enqueued_at.isoformat()),
+        ("dead_at", letter.dead_at.isoformat()),
+        ("reason", letter.reason),
+    ]
+
+
+async def _replay_dead_letter(queue: JobQueue, args: argparse.Namespace) -> int:
+    if not await queue.replay(args.job_id):
+        return _unknown_dead_letter(args.job_id)
+    print(f"{args.job_id}: back in the queue")
+    return 0
+
+
+async def _discard_dead_letter(queue: JobQueue, args: argparse.Namespace) -> int:
+    if not await queue.discard(args.job_id):
+        return _unknown_dead_letter(args.job_id)
+    print(f"{args.job_id}: discarded")
+    return 0
+
+
+def _unknown_dead_letter(job_id: str) -> int:
+    print(f"no dead letter with id '{job_id}'", file=sys.stderr)
+    return 1

@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway import apikeys
+from gateway.queue import check_queue_url, queue_url_beside
 from gateway.yamlfile import FileErrors, YamlDocument
 
 
@@ -27,6 +28,14 @@ class ConnectorConfig(_Section):
     settings: dict[str, Any] = Field(default_factory=dict)
     timeout: float = Field(default=10.0, gt=0, le=300)
     """Seconds every backend call may take before it counts as a transient failure."""
+    concurrency: int = Field(default=16, ge=1, le=1000)
+    """Calls in flight to the backend at most; more wait for a turn."""
+    rate_limit: float | None = Field(default=None, gt=0)
+    """Calls per second at most, when the back office needs it."""
+    breaker_threshold: int = Field(default=5, ge=1)
+    """Consecutive transient failures that open the circuit breaker."""
+    breaker_reset: float = Field(default=30.0, gt=0)
+    """Seconds the breaker stays open before a probe call."""
 
 
 class JurisdictionConfig(_Section):
@@ -58,9 +67,25 @@ class GatewayConfig(_Section):
     changeset: AwareDatetime | None = None
     """When the configuration last changed; defaults to the newest file's mtime."""
     environment: str = Field(default="production", pattern="^(production|test)$")
-    store_url: str = "sqlite+aiosqlite:///open311-data/gateway.db"
+    store_url: str = "sqlite:///open311-data/gateway.db"
+    queue_url: str = "sqlite:///open311-data/queue.db"
+    """Where accepted jobs wait for the worker; by default `queue.db` beside a SQLite store."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     access_log: bool = True
+
+    @model_validator(mode="before")
+    @classmethod
+    def _queue_beside_store(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "queue_url" not in data:
+            beside = queue_url_beside(str(data.get("store_url", "")))
+            if beside is not None:
+                return {**data, "queue_url": beside}
+        return data
+
+    @field_validator("queue_url")
+    @classmethod
+    def _supported_queue(cls, url: str) -> str:
+        return check_queue_url(url)
 
     @field_validator("base_path")
     @classmethod
@@ -117,6 +142,7 @@ def load_config(path: str | Path) -> Config:
 def _resolve_sqlite_paths(config: Config, base: Path) -> None:
     """Relative SQLite files live next to the config, wherever the gateway was started."""
     config.gateway.store_url = resolve_sqlite_url(config.gateway.store_url, base)
+    config.gateway.queue_url = resolve_sqlite_url(config.gateway.queue_url, base)
     for jurisdiction in config.jurisdictions:
         settings = jurisdiction.connector.settings
         if isinstance(settings.get("url"), str):

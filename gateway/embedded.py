@@ -1,6 +1,6 @@
 """The embedded default: a complete gateway with no configuration and no external service.
 
-A SQLite ticketing database and the gateway's store live in a data folder
+A SQLite ticketing database, the gateway's store and its queue live in a data folder
 (`OPEN311_DATA_DIR`, default `./open311-data`), created on first start.
 """
 
@@ -19,6 +19,11 @@ KEY_ENV = "OPEN311_API_KEY"
 
 def data_dir() -> Path:
     return Path(os.environ.get("OPEN311_DATA_DIR", "open311-data")).resolve()
+
+
+def store_url(folder: Path) -> str:
+    """The gateway's store in the data folder; the queue goes beside it."""
+    return f"sqlite:///{folder / 'gateway.db'}"
 
 
 def embedded_config(folder: Path, base_url: str) -> tuple[Config, str | None]:
@@ -41,7 +46,7 @@ def embedded_config(folder: Path, base_url: str) -> tuple[Config, str | None]:
     config = Config(
         gateway=GatewayConfig(
             base_url=base_url,
-            store_url=f"sqlite+aiosqlite:///{folder / 'gateway.db'}",
+            store_url=store_url(folder),
             contact="Example City 311, 311@example.city",
             key_service="Run `open311-gateway keys new --jurisdiction example.city`.",
         ),
@@ -53,7 +58,7 @@ def embedded_config(folder: Path, base_url: str) -> tuple[Config, str | None]:
                 api_keys=[key_hash],
                 connector=ConnectorConfig(
                     settings={
-                        "url": f"sqlite+aiosqlite:///{folder / 'tickets.db'}",
+                        "url": f"sqlite:///{folder / 'tickets.db'}",
                         "create_schema": True,
                     }
                 ),

@@ -1,15 +1,14 @@
 """What each GeoReport v2 operation does behind the edge, in Open311 models only.
 
-Every backend call goes through `_backend`, which bounds it in time and turns the
-connector's typed errors into the answer a client should get.
+Every backend call goes through the tenant's `Backend` (limits, breaker, timeout) and
+`_backend`, which turns the connector's typed errors into the answer a client should get.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
-from typing import TypeVar
+from typing import ParamSpec, TypeVar
 
 from connectors.base import (
     ConnectorError,
@@ -33,20 +32,18 @@ from gateway.open311.models import (
 from gateway.store import Store
 from gateway.tenants import Tenant
 
+P = ParamSpec("P")
 T = TypeVar("T")
 
-_GRACE_SECONDS = 1.0
-"""Extra time the gateway allows past the connector's own timeout before it gives up."""
 
-
-async def _backend(tenant: Tenant, call: Awaitable[T]) -> T:
+async def _backend(
+    tenant: Tenant, operation: Callable[P, Awaitable[T]], *args: P.args, **kwargs: P.kwargs
+) -> T:
+    """One call to the tenant's backend, its typed failure turned into the client's answer."""
     try:
-        async with asyncio.timeout(tenant.connector.timeout + _GRACE_SECONDS):
-            return await call
-    except TimeoutError:
-        raise unavailable(f"backend of {tenant.id} did not answer in time") from None
+        return await tenant.backend.call(operation, *args, **kwargs)
     except TransientError as exc:
-        raise unavailable(f"backend of {tenant.id} is unavailable: {exc.reason}") from None
+        raise unavailable(exc.reason) from None
     except PermanentError as exc:
         raise bad_request(f"backend rejected the request: {exc.reason}") from None
     except NotFoundError as exc:
@@ -65,17 +62,18 @@ async def submit_request(
     store: Store, tenant: Tenant, request: NewServiceRequest, idempotency_key: str
 ) -> RequestReceipt:
     """Create the request in the backend; batch services answer with a token."""
+    service = tenant.catalogue.current().service(request.service_code)
     context = MappingContext(tenant.id, idempotency_key, datetime.now(UTC))
     try:
         payload = tenant.mapping.create_payload(request, context)
     except MappingError as exc:
         raise bad_request(f"request cannot be mapped for the backend: {exc}") from None
-    record = await _backend(tenant, tenant.connector.create(payload, idempotency_key))
+    record = await _backend(tenant, tenant.connector.create, payload, idempotency_key)
     try:
         service_request_id = tenant.mapping.service_request_id(record)
     except MappingError as exc:
         raise _mapped(tenant, exc) from None
-    if tenant.catalogue.service(request.service_code).type is ServiceType.BATCH:
+    if service.type is ServiceType.BATCH:
         token = await store.record_token(tenant.id, service_request_id)
         return RequestReceipt(token=token, account_id=request.account_id)
     return RequestReceipt(service_request_id=service_request_id, account_id=request.account_id)
@@ -83,12 +81,14 @@ async def submit_request(
 
 async def find_requests(tenant: Tenant, query: RequestQuery) -> list[ServiceRequest]:
     if query.service_request_ids:
-        records = await _backend(tenant, tenant.connector.get(query.service_request_ids))
+        records = await _backend(tenant, tenant.connector.get, query.service_request_ids)
     else:
         backend_query = tenant.mapping.backend_query(query)
-        records = await _backend(tenant, tenant.connector.search(backend_query))
+        records = await _backend(tenant, tenant.connector.search, backend_query)
+    catalogue = tenant.catalogue.loaded
+    names = catalogue.names if catalogue is not None else None
     try:
-        requests = [tenant.mapping.service_request(record) for record in records]
+        requests = [tenant.mapping.service_request(record, names) for record in records]
     except MappingError as exc:
         raise _mapped(tenant, exc) from None
     requests.sort(key=lambda r: r.requested_datetime, reverse=True)
@@ -111,7 +111,7 @@ async def resolve_token(store: Store, tenant: Tenant, token: str) -> RequestRece
 
 
 async def list_updates(tenant: Tenant, query: UpdateQuery) -> list[RequestUpdate]:
-    records = await _backend(tenant, tenant.connector.updates(query.start, query.end))
+    records = await _backend(tenant, tenant.connector.updates, query.start, query.end)
     try:
         return [tenant.mapping.request_update(record) for record in records]
     except MappingError as exc:
@@ -124,7 +124,7 @@ async def submit_update(tenant: Tenant, update: NewRequestUpdate) -> RequestUpda
         payload = tenant.mapping.update_payload(update, context)
     except MappingError as exc:
         raise bad_request(f"update cannot be mapped for the backend: {exc}") from None
-    record = await _backend(tenant, tenant.connector.post_update(payload))
+    record = await _backend(tenant, tenant.connector.post_update, payload)
     try:
         return tenant.mapping.request_update(record)
     except MappingError as exc:

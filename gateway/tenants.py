@@ -8,9 +8,12 @@ from dataclasses import dataclass
 from connectors.base import Connector
 from connectors.registry import connector_class
 from gateway import apikeys
-from gateway.catalogue import Catalogue
+from gateway.backend import Backend
+from gateway.catalogue import Catalogue, CatalogueHolder
+from gateway.catalogue_refresh import CatalogueRefresher
 from gateway.config import JurisdictionConfig
 from gateway.mapping import CompiledMapping, load_mapping
+from gateway.metrics import Metrics
 from gateway.open311.errors import bad_request, forbidden, not_found
 
 
@@ -20,8 +23,11 @@ class Tenant:
     name: str
     mapping: CompiledMapping
     connector: Connector
-    catalogue: Catalogue
+    backend: Backend
+    catalogue: CatalogueHolder
     api_key_hashes: tuple[str, ...]
+    refresher: CatalogueRefresher | None = None
+    """Keeps a catalogue taken from the backend fresh; None for a static catalogue."""
 
     def authenticate(self, api_key: str | None) -> None:
         """Raise 403 unless `api_key` is one of this jurisdiction's keys."""
@@ -31,18 +37,29 @@ class Tenant:
             raise forbidden("api_key: not valid for this jurisdiction")
 
 
-def build_tenant(config: JurisdictionConfig) -> Tenant:
+def build_tenant(config: JurisdictionConfig, metrics: Metrics) -> Tenant:
     """Load the mapping and instantiate the connector; raises on a broken mapping."""
     mapping = load_mapping(config.mapping)
     cls = connector_class(config.connector.kind or mapping.connector)
     connector = cls(config.connector.settings, mapping.backend, timeout=config.connector.timeout)
+    source = mapping.backend_catalogue
+    if source is None:
+        catalogue = CatalogueHolder(Catalogue(mapping.services, mapping.definitions))
+        refresher = None
+    else:
+        catalogue = CatalogueHolder()
+        refresher = CatalogueRefresher(
+            config.id, source, connector, catalogue, interval=source.refresh
+        )
     return Tenant(
         id=config.id,
         name=config.name or config.id,
         mapping=mapping,
         connector=connector,
-        catalogue=Catalogue(mapping.services, mapping.definitions),
+        backend=Backend(config.id, connector, config.connector, metrics),
+        catalogue=catalogue,
         api_key_hashes=tuple(config.api_keys),
+        refresher=refresher,
     )
 
 

@@ -1,10 +1,12 @@
-"""The SQL connector: a ticketing database reached through SQLAlchemy Core (asyncio).
+"""The SQL connector: a ticketing database reached through SQLAlchemy Core.
 
 Records are rows as dicts keyed by column name. A new ticket's record may carry its
 first history row under `history`; a history record carries its ticket under
 `ticket` (read) or the ticket columns to change with it (written by `post_update`).
+`list_services` reads every row of the services table, offered only when the backend
+section describes one.
 
-Settings: `url` (an async SQLAlchemy URL, e.g. `sqlite+aiosqlite:///tickets.db`),
+Settings: `url` (a SQLAlchemy URL: `sqlite:///tickets.db`, or `postgresql://...`),
 `create_schema` (create the tables when absent), `pool_size` (pooled connections; on
 SQLite the readers', as writes there go through one connection of their own).
 """
@@ -16,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
-from sqlalchemy import Table, select, text, update
+from sqlalchemy import Connection, Table, select, text, update
 from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.base import (
@@ -27,8 +29,9 @@ from connectors.base import (
     PermanentError,
     Record,
     TransientError,
+    UnsupportedError,
 )
-from connectors.sql.engines import Engines, create_engines, sqlite_file
+from connectors.sql.database import Database, open_database, sqlite_file
 from connectors.sql.errors import database_call
 from connectors.sql.schema import FIRST_CHANGE_KEY, TICKET_KEY, SqlSchema, build_tables
 from connectors.sql.writer import TicketWriter
@@ -66,6 +69,12 @@ class SqlConnector(Connector):
     )
     schema_model: ClassVar[type[BaseModel] | None] = SqlSchema
 
+    @classmethod
+    def capabilities_for(cls, schema: Mapping[str, Any]) -> frozenset[Capability]:
+        if schema.get("services") is None:
+            return cls.capabilities
+        return cls.capabilities | {Capability.LIST_SERVICES}
+
     def __init__(self, settings: Mapping[str, Any], schema: Mapping[str, Any], *, timeout: float):
         super().__init__(settings, schema, timeout=timeout)
         self._settings = SqlSettings.model_validate(settings)
@@ -75,7 +84,7 @@ class SqlConnector(Connector):
             table.name: frozenset(table.c.keys())
             for table in (self._tables.tickets, self._tables.history)
         }
-        self._engines: Engines | None = None
+        self._database: Database | None = None
         self._writer: TicketWriter | None = None
 
     async def start(self) -> None:
@@ -83,29 +92,30 @@ class SqlConnector(Connector):
         database = sqlite_file(settings.url)
         if settings.create_schema and database is not None:
             database.parent.mkdir(parents=True, exist_ok=True)
-        engines = create_engines(settings.url, timeout=self.timeout, pool_size=settings.pool_size)
+        database = open_database(settings.url, timeout=self.timeout, pool_size=settings.pool_size)
         try:
             if settings.create_schema:
-                async with database_call(self.timeout), engines.writer.begin() as connection:
-                    await connection.run_sync(self._tables.metadata.create_all)
+                async with database_call(self.timeout):
+                    await database.write(self._tables.metadata.create_all)
         except BaseException:
-            await engines.dispose()
+            await database.dispose()
             raise
-        self._engines = engines
-        self._writer = TicketWriter(engines.writer, self._tables, timeout=self.timeout)
+        self._database = database
+        self._writer = TicketWriter(database, self._tables, timeout=self.timeout)
         self._writer.start()
 
     async def close(self) -> None:
         if self._writer is not None:
             await self._writer.close()
             self._writer = None
-        if self._engines is not None:
-            await self._engines.dispose()
-            self._engines = None
+        if self._database is not None:
+            await self._database.dispose()
+            self._database = None
 
     async def health(self) -> None:
-        async with database_call(self.timeout), self._started().reader.connect() as connection:
-            await connection.execute(text("SELECT 1"))
+        database = self._started()
+        async with database_call(self.timeout):
+            await database.read(lambda connection: connection.execute(text("SELECT 1")))
 
     async def create(self, payload: Record, idempotency_key: str) -> Record:
         ticket = dict(payload)
@@ -169,8 +179,9 @@ class SqlConnector(Connector):
             .order_by(time, history.c[spec.history.id])
         )
         split = len(history.c)
-        async with database_call(self.timeout), self._started().reader.connect() as connection:
-            rows = (await connection.execute(statement)).all()
+        database = self._started()
+        async with database_call(self.timeout):
+            rows = await database.read(lambda connection: connection.execute(statement).all())
         return [
             {
                 **dict(zip(history.c.keys(), row[:split], strict=True)),
@@ -192,28 +203,41 @@ class SqlConnector(Connector):
         self._check_columns(history, change)
         self._check_columns(tickets, ticket_changes)
         id_column = tickets.c[spec.tickets.id]
-        async with database_call(self.timeout), self._started().writer.begin() as connection:
+
+        def change_ticket(connection: Connection) -> Record:
             if ticket_changes:
-                found = update(tickets).where(id_column == key).values(ticket_changes)
-                ticket = (await connection.execute(found.returning(*tickets.c))).mappings().first()
+                changed = update(tickets).where(id_column == key).values(ticket_changes)
+                found = changed.returning(*tickets.c)
             else:
                 found = select(tickets).where(id_column == key)
-                ticket = (await connection.execute(found)).mappings().first()
+            ticket = connection.execute(found).mappings().first()
             if ticket is None:
                 raise NotFoundError(f"no ticket '{ticket_id}'")
             inserted = history.insert().values(change).returning(*history.c)
-            stored = (await connection.execute(inserted)).mappings().one()
-        return {**dict(stored), TICKET_KEY: dict(ticket)}
+            stored = connection.execute(inserted).mappings().one()
+            return {**dict(stored), TICKET_KEY: dict(ticket)}
 
-    def _started(self) -> Engines:
-        if self._engines is None:
+        database = self._started()
+        async with database_call(self.timeout):
+            return await database.write(change_ticket)
+
+    async def list_services(self) -> list[Record]:
+        services = self._tables.services
+        if services is None:
+            raise UnsupportedError("the sql backend describes no services table")
+        return await self._read(select(services).order_by(*services.primary_key.columns))
+
+    def _started(self) -> Database:
+        if self._database is None:
             raise TransientError("the sql connector is not started")
-        return self._engines
+        return self._database
 
     async def _read(self, statement: Any) -> list[Record]:
-        async with database_call(self.timeout), self._started().reader.connect() as connection:
-            result = await connection.execute(statement)
-            return [dict(row) for row in result.mappings()]
+        database = self._started()
+        async with database_call(self.timeout):
+            return await database.read(
+                lambda connection: [dict(row) for row in connection.execute(statement).mappings()]
+            )
 
     def _check_columns(self, table: Table, record: Record) -> None:
         if not self._columns[table.name].issuperset(record):

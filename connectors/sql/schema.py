@@ -17,6 +17,10 @@ backend:
     ticket: ticket_no         # the ticket's id
     time: changed_at          # when the change happened
     columns: {history_id: integer, ticket_no: integer, changed_at: datetime, ...}
+  services:                   # optional: the back office's own list of services, for a
+    table: categories         #   catalogue taken from the backend (list_services)
+    id: code                  # its primary key; services are listed in its order
+    columns: {code: text, title: text, ...}
 ```
 Column types: integer, float, text, datetime.
 """
@@ -44,7 +48,9 @@ class _Model(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
-def _require_columns(columns: dict[str, ColumnType], named: dict[str, str], reserved: str) -> None:
+def _require_columns(
+    columns: dict[str, ColumnType], named: dict[str, str], reserved: str | None = None
+) -> None:
     for role, column in named.items():
         if column not in columns:
             raise PydanticCustomError(
@@ -52,7 +58,7 @@ def _require_columns(columns: dict[str, ColumnType], named: dict[str, str], rese
                 "{role} '{column}' is not one of the columns",
                 {"role": role, "column": column},
             )
-    if reserved in columns:
+    if reserved is not None and reserved in columns:
         raise PydanticCustomError(
             "reserved_column",
             "a column may not be named '{reserved}': records use that key for the other table",
@@ -88,14 +94,33 @@ class HistoryTable(_Model):
         return self
 
 
+class ServicesTable(_Model):
+    table: str = Field(min_length=1)
+    id: str = Field(min_length=1)
+    columns: dict[str, ColumnType] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _roles_are_columns(self) -> Self:
+        _require_columns(self.columns, {"id": self.id})
+        return self
+
+
 class SqlSchema(_Model):
     tickets: TicketTable
     history: HistoryTable
+    services: ServicesTable | None = None
 
     @model_validator(mode="after")
     def _two_tables(self) -> Self:
         if self.tickets.table == self.history.table:
             raise PydanticCustomError("same_table", "tickets and history need two tables")
+        if self.services is not None and self.services.table in (
+            self.tickets.table,
+            self.history.table,
+        ):
+            raise PydanticCustomError(
+                "same_table", "services need a table of their own, apart from tickets and history"
+            )
         return self
 
 
@@ -104,6 +129,7 @@ class Tables:
     metadata: MetaData
     tickets: Table
     history: Table
+    services: Table | None
     schema: SqlSchema
 
 
@@ -140,4 +166,15 @@ def build_tables(schema: SqlSchema) -> Tables:
         Index(f"ix_{changes.table}_{changes.ticket}", changes.ticket),
         Index(f"ix_{changes.table}_{changes.time}", changes.time),
     )
-    return Tables(metadata, tickets, history, schema)
+    services = None
+    if schema.services is not None:
+        listed = schema.services
+        services = Table(
+            listed.table,
+            metadata,
+            *(
+                Column(name, COLUMN_TYPES[kind](), primary_key=name == listed.id)
+                for name, kind in listed.columns.items()
+            ),
+        )
+    return Tables(metadata, tickets, history, services, schema)

@@ -2,7 +2,8 @@
 
 Creates that arrive while a transaction is running wait for the next one and share
 it: one commit, one fsync, one multi-row INSERT per table, however many tickets. Each
-ticket still goes in with its first history row, atomically. When the database
+ticket still goes in with its first history row, atomically, and the whole batch is
+one hand-off to the database's writer thread. When the database
 refuses a batch (a bad value, or a reference that is already stored), each ticket is
 retried alone, so one bad payload fails only itself, and a ticket whose reference is
 already stored gets the stored ticket back (idempotent create). Retries are rare, so
@@ -16,11 +17,12 @@ import contextlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import partial
 
-from sqlalchemy import insert, select
-from sqlalchemy.ext.asyncio import AsyncEngine
+from sqlalchemy import Connection, insert, select
 
 from connectors.base import ConnectorError, PermanentError, Record, TransientError
+from connectors.sql.database import Database
 from connectors.sql.errors import database_call
 from connectors.sql.schema import Tables
 
@@ -36,8 +38,8 @@ class NewTicket:
 
 
 class TicketWriter:
-    def __init__(self, engine: AsyncEngine, tables: Tables, *, timeout: float) -> None:
-        self._engine = engine
+    def __init__(self, database: Database, tables: Tables, *, timeout: float) -> None:
+        self._database = database
         self._tables = tables
         self._timeout = timeout
         self._insert_tickets = insert(tables.tickets).returning(*tables.tickets.c)
@@ -84,7 +86,7 @@ class TicketWriter:
             return
         try:
             async with database_call(self._timeout):
-                stored = await self._insert(batch)
+                stored = await self._database.write(partial(self._insert, batch=batch))
         except PermanentError as refused:
             if len(batch) > 1:
                 for new in batch:
@@ -103,8 +105,10 @@ class TicketWriter:
         reference = self._tables.tickets.c[self._tables.schema.tickets.reference]
         query = select(self._tables.tickets).where(reference == new.reference)
         try:
-            async with database_call(self._timeout), self._engine.connect() as connection:
-                stored = (await connection.execute(query)).mappings().first()
+            async with database_call(self._timeout):
+                stored = await self._database.read(
+                    lambda connection: connection.execute(query).mappings().first()
+                )
         except ConnectorError as failure:
             _settle([new], failure)
             return
@@ -113,27 +117,26 @@ class TicketWriter:
         elif not new.outcome.done():
             new.outcome.set_result(dict(stored))
 
-    async def _insert(self, batch: list[NewTicket]) -> dict[str, Record]:
+    def _insert(self, connection: Connection, batch: list[NewTicket]) -> dict[str, Record]:
+        """Every ticket of the batch and its first change, in the caller's transaction."""
         spec = self._tables.schema
         fresh: dict[str, NewTicket] = {}
         for new in batch:
             fresh.setdefault(new.reference, new)
         stored: dict[str, Record] = {}
-        async with self._engine.begin() as connection:
-            for rows in _same_keys(new.ticket for new in fresh.values()):
-                result = await connection.execute(self._insert_tickets, rows)
-                for row in result.mappings():
-                    stored[row[spec.tickets.reference]] = dict(row)
-            first_changes = []
-            for reference, new in fresh.items():
-                ticket = stored[reference]
-                change = {**new.first_change, spec.history.ticket: ticket[spec.tickets.id]}
-                change.setdefault(
-                    spec.history.time, ticket[spec.tickets.created_at] or datetime.now(UTC)
-                )
-                first_changes.append(change)
-            for rows in _same_keys(first_changes):
-                await connection.execute(self._insert_changes, rows)
+        for rows in _same_keys(new.ticket for new in fresh.values()):
+            for row in connection.execute(self._insert_tickets, rows).mappings():
+                stored[row[spec.tickets.reference]] = dict(row)
+        first_changes = []
+        for reference, new in fresh.items():
+            ticket = stored[reference]
+            change = {**new.first_change, spec.history.ticket: ticket[spec.tickets.id]}
+            change.setdefault(
+                spec.history.time, ticket[spec.tickets.created_at] or datetime.now(UTC)
+            )
+            first_changes.append(change)
+        for rows in _same_keys(first_changes):
+            connection.execute(self._insert_changes, rows)
         return stored
 
 

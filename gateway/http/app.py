@@ -8,7 +8,7 @@ from aiohttp import web
 
 from gateway.http.edge import Edge
 from gateway.http.handlers import open311_routes
-from gateway.http.probes import healthz, readiness
+from gateway.http.probes import healthz, metrics, readiness
 from gateway.runtime import Runtime
 
 RUNTIME = web.AppKey("runtime", Runtime)
@@ -22,6 +22,7 @@ def create_app(runtime: Runtime) -> web.Application:
     edge = Edge(runtime, open311_routes(settings.base_path), access_log=settings.access_log)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/readyz", readiness(runtime))
+    app.router.add_get("/metrics", metrics(runtime))
     app.router.add_route("*", "/{path:.*}", edge.handle)
     app.cleanup_ctx.append(_lifecycle)
     return app

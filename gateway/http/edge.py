@@ -11,14 +11,14 @@ import time
 
 from aiohttp import web
 
+from gateway import logs
 from gateway.http.call import Call, read_params
 from gateway.http.routing import Router, requested_format
-from gateway.logs import get_logger
 from gateway.open311.errors import Open311Error
 from gateway.open311.render import CONTENT_TYPES, Format, render_errors
 from gateway.runtime import Runtime
 
-log = get_logger("gateway.access")
+log = logs.get_logger("gateway.access")
 
 
 class Edge:
@@ -48,15 +48,16 @@ class Edge:
             log.exception("unhandled_error", request_id=request_id, route=route)
             response = _error_response(Open311Error(500, "internal error"), fmt)
         response.headers["X-Request-ID"] = request_id
+        seconds = time.perf_counter() - started
+        self.runtime.metrics.request_answered(route, request.method, response.status, seconds)
         if self.access_log:
-            log.info(
-                "request",
+            logs.access(
                 request_id=request_id,
                 method=request.method,
                 route=route,
                 jurisdiction=call.jurisdiction_id if call else None,
                 status=response.status,
-                latency_ms=round((time.perf_counter() - started) * 1000, 2),
+                latency_ms=round(seconds * 1000, 2),
             )
         return response
 

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import uuid
+import secrets
 from datetime import UTC, datetime
 
 from gateway import operations
-from gateway.http.call import Call, Params
+from gateway.http.call import Call
 from gateway.http.routing import Router
+from gateway.intake import accept_new_request
 from gateway.open311 import parse, render
-from gateway.open311.errors import Open311Error, bad_request
-from gateway.open311.models import NewServiceRequest
-from gateway.open311.validate import check_attributes, validate_against_definition
-from gateway.tenants import Tenant
+from gateway.open311.errors import bad_request
 
 _MAX_IDEMPOTENCY_KEY = 200
 
@@ -22,44 +20,28 @@ async def discovery(call: Call) -> bytes:
 
 
 async def services(call: Call) -> bytes:
-    return call.tenant().catalogue.services_document(call.fmt)
+    return call.tenant().catalogue.current().services_document(call.fmt)
 
 
 async def service_definition(call: Call) -> bytes:
-    return call.tenant().catalogue.definition_document(call.argument, call.fmt)
+    return call.tenant().catalogue.current().definition_document(call.argument, call.fmt)
 
 
 async def post_request(call: Call) -> bytes:
     tenant = call.tenant()
     tenant.authenticate(call.param("api_key"))
-    request = _new_request(tenant, call.params)
+    request = accept_new_request(tenant.catalogue.current(), call.params)
     receipt = await operations.submit_request(
         call.runtime.store, tenant, request, _idempotency_key(call)
     )
     return render.render_receipts([receipt], call.fmt)
 
 
-def _new_request(tenant: Tenant, params: Params) -> NewServiceRequest:
-    """The validated request, or one 400 listing the form's and the attributes' problems."""
-    try:
-        request = parse.parse_new_request(params)
-    except Open311Error as error:
-        code = next((v.strip() for k, v in params if k == "service_code" and v.strip()), None)
-        if code is None or not tenant.catalogue.has(code):
-            raise
-        _, problems = check_attributes(
-            parse.parse_attributes(params), tenant.catalogue.definition(code)
-        )
-        raise bad_request(*(p.description for p in error.problems), *problems) from None
-    definition = tenant.catalogue.definition(request.service_code)
-    return validate_against_definition(request, definition)
-
-
 def _idempotency_key(call: Call) -> str:
     key = call.request.headers.get("Idempotency-Key", "").strip()
     if len(key) > _MAX_IDEMPOTENCY_KEY:
         raise bad_request(f"Idempotency-Key: longer than {_MAX_IDEMPOTENCY_KEY} characters")
-    return key or uuid.uuid4().hex
+    return key or secrets.token_hex(16)
 
 
 async def token(call: Call) -> bytes:

@@ -1,4 +1,4 @@
-"""Liveness and readiness probes for load balancers and Kubernetes."""
+"""Liveness and readiness probes for load balancers and Kubernetes, and the metrics."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.metrics import CONTENT_TYPE
 from gateway.runtime import Runtime
 
 _PROBE_TIMEOUT = 5.0
@@ -19,7 +20,8 @@ async def healthz(_request: web.Request) -> web.Response:
 
 def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def readyz(_request: web.Request) -> web.Response:
-        """The store and every jurisdiction's backend are reachable."""
+        """The store and every jurisdiction's backend are reachable, and every catalogue
+        taken from a backend has loaded."""
         checks = {"store": runtime.store.ping()}
         checks |= {f"backend:{t.id}": t.connector.health() for t in runtime.tenants}
         results = {}
@@ -30,8 +32,21 @@ def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Respons
                 results[name] = "ok"
             except Exception as exc:
                 results[name] = f"failed: {type(exc).__name__}"
+        for tenant in runtime.tenants:
+            loaded = tenant.catalogue.loaded is not None
+            results[f"catalogue:{tenant.id}"] = "ok" if loaded else "not loaded yet"
         ready = all(result == "ok" for result in results.values())
         body = {"status": "ok" if ready else "unavailable", "checks": results}
         return web.json_response(body, status=200 if ready else 503)
 
     return readyz
+
+
+def metrics(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def scrape(_request: web.Request) -> web.Response:
+        """Prometheus text exposition of this gateway's metrics."""
+        response = web.Response(body=runtime.metrics.exposition())
+        response.headers["Content-Type"] = CONTENT_TYPE
+        return response
+
+    return scrape

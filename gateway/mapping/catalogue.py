@@ -29,30 +29,32 @@ class ServiceEntry(Service):
 
 
 def build_catalogue(
-    entries: Sequence[ServiceEntry], report: Report
+    entries: Sequence[ServiceEntry], report: Report, at: Loc = ("services",)
 ) -> tuple[tuple[Service, ...], dict[str, ServiceDefinition]]:
-    """Services and definitions (for services with metadata); problems go to `report`."""
+    """Services and definitions (for services with metadata); problems go to `report`,
+    located under `at` (where the list of entries is in the file)."""
     first_index: dict[str, int] = {}
     for index, entry in enumerate(entries):
-        loc: Loc = ("services", index)
+        loc: Loc = (*at, index)
         if entry.service_code in first_index:
+            first = ".".join(map(str, (*at, first_index[entry.service_code])))
             report(
                 (*loc, "service_code"),
-                f"service code '{entry.service_code}' is already used by "
-                f"services.{first_index[entry.service_code]}",
+                f"service code '{entry.service_code}' is already used by {first}",
             )
         first_index.setdefault(entry.service_code, index)
         if entry.metadata and not entry.attributes:
             report((*loc, "metadata"), "metadata is true but the service lists no attributes")
         if entry.attributes and not entry.metadata:
             report((*loc, "metadata"), "metadata is false but the service lists attributes")
-        _check_attributes(entry.attributes, loc, report)
+        check_attributes(entry.attributes, loc, report)
     services = tuple(entry.service() for entry in entries)
     definitions = {entry.service_code: entry.definition() for entry in entries if entry.metadata}
     return services, definitions
 
 
-def _check_attributes(attributes: Sequence[Attribute], service: Loc, report: Report) -> None:
+def check_attributes(attributes: Sequence[Attribute], service: Loc, report: Report) -> None:
+    """Codes and orders unique, values exactly where the datatype is a list."""
     codes: set[str] = set()
     orders: dict[int, str] = {}
     for index, attribute in enumerate(attributes):

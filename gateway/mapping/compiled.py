@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Generic, NamedTuple, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
@@ -28,6 +28,9 @@ from gateway.open311.models import (
     ServiceDefinition,
     ServiceRequest,
 )
+
+if TYPE_CHECKING:
+    from gateway.mapping.backend_catalogue import BackendCatalogue
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -102,7 +105,6 @@ class FromBackend(Generic[M]):
         self.target = target
         self._fields = tuple(fields)
         self._getters = {field.name: field.value.getter() for field in self._fields}
-        self.mapped = frozenset(self._getters)
 
     def values(self, record: Record) -> dict[str, Any]:
         record = _checked(record)
@@ -181,6 +183,7 @@ class CompiledMapping:
         backend: dict[str, Any],
         services: tuple[Service, ...],
         definitions: dict[str, ServiceDefinition],
+        backend_catalogue: BackendCatalogue | None,
         request_to_backend: ToBackend,
         request_from_backend: FromBackend[ServiceRequest],
         query_plan: QueryPlan,
@@ -190,27 +193,30 @@ class CompiledMapping:
         self.connector = connector
         self.backend = backend
         self.services = services
+        """The services the mapping writes: the whole catalogue, or those added to the
+        backend's."""
         self.definitions = definitions
+        self.backend_catalogue = backend_catalogue
+        """How the catalogue is taken from the backend; None when `services` is all of it."""
         self._request_to_backend = request_to_backend
         self._request_from_backend = request_from_backend
         self._query_plan = query_plan
         self._update_to_backend = update_to_backend
         self._update_from_backend = update_from_backend
-        self._names: Mapping[str, str] | None = (
-            None
-            if "service_name" in request_from_backend.mapped
-            else {service.service_code: service.service_name for service in services}
-        )
 
     def create_payload(self, request: NewServiceRequest, context: MappingContext) -> Record:
         """The backend record for a new Open311 request."""
         return self._request_to_backend(Inputs(request, context))
 
-    def service_request(self, record: Record) -> ServiceRequest:
-        """The Open311 request a backend record stands for."""
+    def service_request(
+        self, record: Record, names: Mapping[str, str] | None = None
+    ) -> ServiceRequest:
+        """The Open311 request a backend record stands for. A service_name the mapping
+        does not give is looked up by service_code in `names`: the catalogue served, which
+        a backend catalogue's refresh may have renamed since the mapping was loaded."""
         values = self._request_from_backend.values(record)
-        if self._names is not None and "service_code" in values:
-            name = self._names.get(values["service_code"])
+        if names and "service_name" not in values and "service_code" in values:
+            name = names.get(values["service_code"])
             if name is not None:
                 values["service_name"] = name
         return self._request_from_backend.target.build(values)

@@ -30,30 +30,41 @@ Test = Callable[[Any], bool]
 
 
 class _Condition(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class _FieldTest(_Condition):
     field: str = Field(min_length=1)
+    """The source whose value is tested."""
 
 
 class Equals(_FieldTest):
+    """The value is this one (a list: contains it)."""
+
     equals: Scalar | None
 
 
 class OneOf(_FieldTest):
+    """The value is one of these (a list: one of its items is)."""
+
     in_: list[Scalar] = Field(alias="in", min_length=1)
 
 
 class Present(_FieldTest):
+    """The value is there (true) or missing (false)."""
+
     present: bool
 
 
 class AllOf(_Condition):
+    """Every condition holds."""
+
     all: list[Condition] = Field(min_length=1)
 
 
 class AnyOf(_Condition):
+    """At least one condition holds."""
+
     any: list[Condition] = Field(min_length=1)
 
 

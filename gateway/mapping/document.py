@@ -5,7 +5,8 @@ connector: sql                 # the connector kind this mapping is written for
 backend: {...}                 # the connector's description of the backend, verbatim
 tables:                        # value tables, by name
   status: {values: {NEW: open, DONE: closed}, fallback: open}
-services: [...]                # the catalogue: Open311 services with their attributes
+services: [...]                # the catalogue: Open311 services with their attributes,
+                               # or {from_backend: ...} (see backend_catalogue)
 requests:
   create: {backend.field: operation, ...}    # new Open311 request -> backend create payload
   read: {open311_field: operation, ...}      # backend record -> Open311 request
@@ -31,7 +32,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from gateway.mapping.catalogue import ServiceEntry
+from gateway.mapping.backend_catalogue import ServicesSection
 from gateway.mapping.operations import Operation
 from gateway.mapping.tables import ValueTable
 
@@ -40,23 +41,35 @@ Entries = dict[str, Operation]
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
 class RequestSections(_Section):
     create: Entries
+    """New Open311 request -> backend record: backend field path -> operation."""
     read: Entries
+    """Backend record -> Open311 request: Open311 field -> operation."""
 
 
 class UpdateSections(_Section):
     create: Entries | None = None
+    """Citizen's update -> backend change: backend field path -> operation."""
     read: Entries | None = None
+    """Backend change -> Open311 request update: Open311 field -> operation."""
 
 
 class MappingFile(_Section):
+    """What a backend's fields, codes and states mean in Open311 GeoReport v2 terms."""
+
     connector: str = Field(min_length=1)
+    """The connector kind this mapping is written for."""
     backend: dict[str, Any] = Field(default_factory=dict)
+    """The connector's description of the backend, checked by the connector."""
     tables: dict[str, ValueTable] = Field(default_factory=dict)
-    services: tuple[ServiceEntry, ...] = ()
+    """Value tables by name, read forward or (`reverse: true`) backwards."""
+    services: ServicesSection = ()
+    """The catalogue: Open311 services with their attributes, or taken from the backend."""
     requests: RequestSections
+    """How a new Open311 request becomes a backend record, and a record a request."""
     updates: UpdateSections = Field(default_factory=UpdateSections)
+    """Request updates (mySociety extension), each way optional."""

@@ -16,8 +16,9 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from connectors.base import Connector
 from connectors.registry import ConnectorNotFound, connector_class
-from gateway.mapping.catalogue import build_catalogue
+from gateway.mapping.backend_catalogue import compile_services
 from gateway.mapping.compiled import (
     CompiledMapping,
     FieldReader,
@@ -68,10 +69,15 @@ class _Compiler:
 
     def compile(self) -> CompiledMapping:
         file = self.file
-        services, definitions = build_catalogue(file.services, self.report)
-        self._check_backend()
-        codes = [service.service_code for service in services]
-        request_scope = new_request_scope(codes, definitions.values())
+        connector = self._check_backend()
+        services, definitions, backend_catalogue = compile_services(
+            file.services, self.report, self._from_backend, connector, file.backend
+        )
+        codes = [service.service_code for service in services] if backend_catalogue is None else []
+        declared = [*definitions.values()]
+        if backend_catalogue is not None:
+            declared.extend(backend_catalogue.override_definitions())
+        request_scope = new_request_scope(codes, declared)
         requests = file.requests
         request_to_backend = self._to_backend(
             ("requests", "create"), requests.create, request_scope
@@ -93,6 +99,7 @@ class _Compiler:
             backend=file.backend,
             services=services,
             definitions=definitions,
+            backend_catalogue=backend_catalogue,
             request_to_backend=request_to_backend,
             request_from_backend=request_from_backend,
             query_plan=query_plan,
@@ -100,20 +107,22 @@ class _Compiler:
             update_from_backend=update_from_backend,
         )
 
-    def _check_backend(self) -> None:
-        """The backend section against the connector's own model of it, when it has one."""
+    def _check_backend(self) -> type[Connector] | None:
+        """The backend section against the connector's own model of it, when it has one;
+        the connector class, None when none is installed under the mapping's name."""
         try:
-            model = connector_class(self.file.connector).schema_model
+            connector = connector_class(self.file.connector)
         except ConnectorNotFound as exc:
             self.report(("connector",), str(exc))
-            return
-        if model is None:
-            return
+            return None
+        if connector.schema_model is None:
+            return connector
         try:
-            model.model_validate(self.file.backend)
+            connector.schema_model.model_validate(self.file.backend)
         except ValidationError as exc:
             for message in self.document.describe(exc, prefix=("backend",)):
                 self.problems[message] = None
+        return connector
 
     def _to_backend(self, loc: Loc, entries: Entries, scope: Scope) -> ToBackend:
         writers = []

@@ -33,74 +33,123 @@ code: templates name sources, conditions compare values.
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Annotated, Any, ClassVar
 
-from pydantic import BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    GetJsonSchemaHandler,
+    Tag,
+    model_validator,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import CoreSchema
 
 from gateway.mapping.conditions import Condition
 from gateway.mapping.conversions import ConvertType
 
 
 class _Operation(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
 
-class Convert(_Operation):
-    """A type conversion; `format` and `timezone` describe the backend's date-times."""
+class _Shorthand(_Operation):
+    """An object that may be written as the text of its one required key alone."""
 
-    to: ConvertType
-    format: str | None = Field(default=None, min_length=1)
-    timezone: str | None = Field(default=None, min_length=1)
+    shorthand_key: ClassVar[str]
 
     @model_validator(mode="before")
     @classmethod
     def _shorthand(cls, entry: Any) -> Any:
-        return {"to": entry} if isinstance(entry, str) else entry
+        return {cls.shorthand_key: entry} if isinstance(entry, str) else entry
+
+    @classmethod
+    def __get_pydantic_json_schema__(
+        cls, core_schema: CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        """The JSON Schema admits the shorthand too, which the validator above reads.
+
+        The object comes first: editors then explain a misspelt key, not a wanted text.
+        """
+        schema = handler(core_schema)
+        text = handler.resolve_ref_schema(schema)["properties"][cls.shorthand_key]
+        described = f"Short for `{{{cls.shorthand_key}: <text>}}`."
+        return {"anyOf": [schema, {**text, "description": described}]}
+
+
+class Convert(_Shorthand):
+    """A type conversion; `format` and `timezone` describe the backend's date-times."""
+
+    shorthand_key = "to"
+
+    to: ConvertType
+    """The type the value becomes (Open311 date-times are always aware UTC)."""
+    format: str | None = Field(default=None, min_length=1)
+    """strftime/strptime directives of the backend's date-time text (ISO 8601 without)."""
+    timezone: str | None = Field(default=None, min_length=1)
+    """The IANA zone of the backend's naive date-times (UTC without)."""
 
 
 class _Modified(_Operation):
     split: str | None = Field(default=None, min_length=1)
+    """1. Text becomes the list of its stripped, non-empty parts between SEP."""
     join: str | None = None
+    """2. A list becomes text, its items joined with SEP (text stays as it is)."""
     convert: Convert | None = None
+    """3. Each item converted to a type (`int`, `decimal`, `float`, `bool`, `str`,
+    `datetime`, `date`)."""
     table: str | None = None
+    """4. Each item translated through this value table."""
     reverse: bool = False
+    """Read the table backwards (value -> key)."""
     truncate: int | None = None
+    """5. Text longer than N characters (at least 1) cut to N."""
     default: Any = None
+    """6. The value when there is none by now."""
 
 
-class Take(_Modified):
+class Take(_Modified, _Shorthand):
     """A source's value, changed by the modifiers."""
 
-    source: str = Field(alias="from", min_length=1)
+    shorthand_key = "from"
 
-    @model_validator(mode="before")
-    @classmethod
-    def _shorthand(cls, entry: Any) -> Any:
-        return {"from": entry} if isinstance(entry, str) else entry
+    source: str = Field(alias="from", min_length=1)
+    """The source: an input field, `attributes.CODE`, `context.*`, or a backend field path."""
 
 
 class Template(_Modified):
     """Text with `{source}` placeholders (`{{` and `}}` for braces), then the modifiers."""
 
     template: str = Field(min_length=1)
+    """Text with `{source}` placeholders: one without a value writes nothing; with none
+    at all, the entry has no value."""
 
 
 class Constant(_Operation):
     """The same value every time."""
 
     const: Any
+    """The value, written as YAML (null: no value)."""
 
 
 class Rule(_Operation):
+    """A condition, and the value when it holds."""
+
     if_: Condition = Field(alias="if")
+    """What must hold for this rule to give the value."""
     then: Operation
+    """The value when the condition holds."""
 
 
 class When(_Operation):
     """The value of the first rule whose condition holds, else `else` (or no value)."""
 
     when: list[Rule] = Field(min_length=1)
+    """Rules tried in order; the first whose condition holds gives the value."""
     else_: Operation | None = Field(default=None, alias="else")
+    """The value when no rule holds; without it, no value."""
 
 
 _KEYS = ("from", "const", "template", "when")

@@ -24,9 +24,10 @@ Scalar = str | int | float | bool
 
 
 class ValueTable(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, use_attribute_docstrings=True)
 
     values: dict[str, Scalar | None]
+    """Code -> value; null means "no value": the target is left out."""
     fallback: Scalar | None = None
     """The result for a value not in the table; without it, such a value is an error."""
 

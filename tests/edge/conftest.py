@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+import structlog
 from aiohttp.test_utils import TestClient
 
+from gateway import logs
 from gateway.config import Config, JurisdictionConfig
 from gateway.embedded import embedded_config
 from gateway.http.app import create_app
@@ -40,10 +43,25 @@ async def two_cities(aiohttp_client, tmp_path: Path, monkeypatch) -> TestClient:
             update={
                 "settings": {
                     **first.connector.settings,
-                    "url": f"sqlite+aiosqlite:///{tmp_path / 'other.db'}",
+                    "url": f"sqlite:///{tmp_path / 'other.db'}",
                 }
             }
         ),
     )
     config.jurisdictions.append(second)
     return await aiohttp_client(create_app(Runtime(config)))
+
+
+@pytest.fixture
+def json_logs() -> Iterator[Callable[[], None]]:
+    """Call it in a test to have the gateway's JSON log lines on the test's captured
+    stdout (capsys gives a test another stdout than its set-up had). Loggers stay
+    uncached and the defaults come back after the test, so that none keeps writing to
+    a stdout that is closed by then."""
+
+    def configure() -> None:
+        logs.configure()
+        structlog.configure(cache_logger_on_first_use=False)
+
+    yield configure
+    structlog.reset_defaults()

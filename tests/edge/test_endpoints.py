@@ -134,6 +134,7 @@ async def test_post_then_get_the_request(client: TestClient, fmt: str) -> None:
     (request,) = data
     assert request["service_request_id"] == request_id
     assert request["service_code"] == service["service_code"]
+    assert request["service_name"] == service["service_name"]
     assert request["status"] == "open"
     assert request["lat"] == pytest.approx(51.5072) and request["long"] == pytest.approx(-0.1276)
     assert request["description"] == "Reported in a test"
@@ -340,10 +341,19 @@ async def test_probes(client: TestClient) -> None:
     assert set((await ready.json())["checks"].values()) == {"ok"}
 
 
-async def test_access_log_has_no_personal_data(client: TestClient, capsys) -> None:
-    from gateway import logs
+async def test_metrics_count_requests_by_route_and_status(client: TestClient) -> None:
+    await client.get("/services.json")
+    await client.get("/services/NOPE.json")
+    scrape = await client.get("/metrics")
+    assert scrape.status == 200 and scrape.content_type == "text/plain"
+    text = await scrape.text()
+    assert 'open311_http_requests_total{method="GET",route="services",status="200"} 1.0' in text
+    assert 'route="services/{code}",status="404"' in text
+    assert 'open311_http_request_duration_seconds_count{route="services"} 1.0' in text
 
-    logs.configure()
+
+async def test_access_log_has_no_personal_data(client: TestClient, capsys, json_logs) -> None:
+    json_logs()
     service = await service_of(client, metadata=False)
     await create(client, service["service_code"])
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]

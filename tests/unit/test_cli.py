@@ -33,7 +33,7 @@ jurisdictions:
     api_keys: [{hash}]
     connector:
       settings:
-        url: sqlite+aiosqlite:///data/tickets.db
+        url: sqlite:///data/tickets.db
 """
 
 
@@ -50,7 +50,7 @@ def test_env_references_and_relative_paths(tmp_path: Path, monkeypatch) -> None:
     assert config.gateway.contact == "311@example.city"
     assert config.jurisdictions[0].mapping == tmp_path / "city.yaml"
     url = config.jurisdictions[0].connector.settings["url"]
-    assert url == f"sqlite+aiosqlite:///{tmp_path / 'data' / 'tickets.db'}"
+    assert url == f"sqlite:///{tmp_path / 'data' / 'tickets.db'}"
 
 
 def test_check_lists_every_problem_with_file_line_and_key(tmp_path: Path, capsys) -> None:

@@ -1,0 +1,175 @@
+"""A database reached with blocking SQLAlchemy code, without blocking the event loop.
+
+Callers hand over a plain function of a `Connection`; it runs in one go, so a whole
+batch of statements costs one hand-off, however many statements it holds.
+
+SQLite runs on the standard library's driver, on threads of the database's own: one
+writer thread with one connection (SQLite has a single writer; sqlite3 opens each
+write transaction with `BEGIN IMMEDIATE` on its first write), and reader threads with
+a connection each (WAL never blocks them). aiosqlite would instead cost a thread
+hand-off per driver call, several per statement: the cost that dominated a POST.
+Both run in WAL mode with `synchronous=FULL`, and `busy_timeout` equal to the timeout,
+so a locked database fails within it.
+
+Other databases use SQLAlchemy's asyncio engine, with the function run through
+`run_sync`; a plain `postgresql://` URL is reached through asyncpg.
+
+Engines keep SQL parameters (personal data) out of error messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, Protocol, TypeVar
+
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+T = TypeVar("T")
+Work = Callable[[Connection], T]
+
+SQLITE_READERS = 4
+
+
+class Database(Protocol):
+    """`write` runs work in one committed transaction; `read` runs it on a reader."""
+
+    dialect: str
+
+    async def write(self, work: Work[T]) -> T: ...
+
+    async def read(self, work: Work[T]) -> T: ...
+
+    async def dispose(self) -> None: ...
+
+
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for another database or an in-memory one."""
+    parsed = make_url(url)
+    if parsed.get_backend_name() != "sqlite":
+        return None
+    return Path(parsed.database) if parsed.database and parsed.database != ":memory:" else None
+
+
+def open_database(url: str, *, timeout: float, pool_size: int | None) -> Database:
+    parsed = make_url(url)
+    if parsed.get_backend_name() == "sqlite":
+        return SqliteDatabase(parsed, timeout=timeout, readers=pool_size or SQLITE_READERS)
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+asyncpg")
+    engine = create_async_engine(
+        parsed, pool_size=pool_size or 5, pool_timeout=timeout, hide_parameters=True
+    )
+    return AsyncEngineDatabase(engine)
+
+
+class SqliteDatabase:
+    dialect = "sqlite"
+
+    def __init__(self, url: URL, *, timeout: float, readers: int) -> None:
+        url = url.set(drivername="sqlite")  # whichever driver the URL names, the file is the same
+        busy_ms = max(1, int(timeout * 1000))
+        self._writer = self._engine(url, busy_ms, begin="IMMEDIATE", pool_size=1)
+        self._readers = self._engine(url, busy_ms, begin="", pool_size=readers)
+        self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
+        self._reader_threads = ThreadPoolExecutor(readers, thread_name_prefix="sqlite-reader")
+
+    @staticmethod
+    def _engine(url: URL, busy_ms: int, *, begin: str, pool_size: int) -> Engine:
+        engine = create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=0,
+            connect_args={"check_same_thread": False},
+            hide_parameters=True,
+        )
+        event.listen(engine, "connect", sqlite_setup(busy_ms, begin=begin))
+        return engine
+
+    async def write(self, work: Work[T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._writer_thread, _in_transaction, self._writer, work)
+
+    async def read(self, work: Work[T]) -> T:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._reader_threads, _alone, self._readers, work)
+
+    async def dispose(self) -> None:
+        loop = asyncio.get_running_loop()
+        for threads, engine in (
+            (self._writer_thread, self._writer),
+            (self._reader_threads, self._readers),
+        ):
+            await loop.run_in_executor(None, _shut_down, threads, engine)
+
+
+class AsyncEngineDatabase:
+    def __init__(self, engine: AsyncEngine) -> None:
+        self._engine = engine
+        self.dialect = engine.dialect.name
+
+    async def write(self, work: Work[T]) -> T:
+        async with self._engine.begin() as connection:
+            return await connection.run_sync(work)
+
+    async def read(self, work: Work[T]) -> T:
+        async with self._engine.connect() as connection:
+            return await connection.run_sync(work)
+
+    async def dispose(self) -> None:
+        await self._engine.dispose()
+
+
+def _in_transaction(engine: Engine, work: Work[T]) -> T:
+    with engine.begin() as connection:
+        return work(connection)
+
+
+def _alone(engine: Engine, work: Work[T]) -> T:
+    with engine.connect() as connection:
+        return work(connection)
+
+
+def _shut_down(threads: ThreadPoolExecutor, engine: Engine) -> None:
+    """Let running work finish, then close the connections it used."""
+    threads.shutdown(wait=True)
+    engine.dispose()
+
+
+def sqlite_setup(busy_ms: int, *, begin: str | None) -> Any:
+    """A "connect" listener: WAL, full sync, and a lock wait bounded by `busy_ms`.
+
+    `begin` is how sqlite3 starts a transaction before a write: "" (deferred),
+    "IMMEDIATE", or None (never: the caller emits its own BEGIN).
+    """
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        dbapi_connection.isolation_level = begin
+        cursor = dbapi_connection.cursor()
+        cursor.execute(f"PRAGMA busy_timeout={busy_ms}")
+        _switch_to_wal(cursor, busy_ms / 1000)
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.close()
+
+    return on_connect
+
+
+def _switch_to_wal(cursor: Any, seconds: float) -> None:
+    """WAL mode, which a database keeps once set. Switching needs the database to itself
+    and SQLite answers "locked" at once, without its busy wait, when another connection
+    (another instance starting) holds it: so try again for up to `seconds`."""
+    deadline = time.monotonic() + seconds
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode=WAL")
+            return
+        except sqlite3.OperationalError:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(0.01)

@@ -1,0 +1,80 @@
+"""What the queue carries: jobs, the leases that hand them out, and dead letters.
+
+A job's payload is JSON bytes made by the caller; the queue stores and returns them
+untouched and never looks inside (they hold personal data).
+"""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+
+
+class JobKind(StrEnum):
+    CREATE_REQUEST = "create_request"
+    POST_UPDATE = "post_update"
+
+
+def new_job_id() -> str:
+    """128 random bits in hex: usable as is in a URL path and as a CLI argument (never
+    starting with '-', which argparse would take for an option)."""
+    return secrets.token_hex(16)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    id: str
+    jurisdiction_id: str
+    kind: JobKind
+    idempotency_key: str
+    payload: bytes = field(repr=False)
+    """Personal data: kept out of the repr, so a logged job never shows it."""
+    attempt: int
+    """Deliveries that failed so far: 0 for a new or replayed job."""
+    enqueued_at: datetime
+    not_before: datetime
+    """The job is not handed out before this moment (a retry's backoff)."""
+    last_error: str | None = None
+    """Why the previous delivery failed, for the worker's logs; None before any failure."""
+
+    def __post_init__(self) -> None:
+        # Stored times are compared as UTC instants; a naive one would be silently wrong.
+        if self.enqueued_at.tzinfo is None or self.not_before.tzinfo is None:
+            raise ValueError("job times must be timezone-aware")
+
+    @classmethod
+    def create(
+        cls,
+        jurisdiction_id: str,
+        kind: JobKind,
+        idempotency_key: str,
+        payload: bytes,
+        *,
+        now: datetime | None = None,
+    ) -> Job:
+        """A new job, ready at once."""
+        now = now or datetime.now(UTC)
+        return cls(new_job_id(), jurisdiction_id, kind, idempotency_key, payload, 0, now, now)
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """A job handed out to one worker until `expires_at`.
+
+    Settling a job takes the lease's `token`: once a lease has expired and the job was
+    handed out again, the old token no longer settles it.
+    """
+
+    job: Job
+    token: str
+    expires_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    job: Job
+    reason: str
+    """The backend's reason for refusing the job: safe to log, free of personal data."""
+    dead_at: datetime

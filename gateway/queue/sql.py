@@ -1,0 +1,184 @@
+"""The embedded queue's operations in SQL: steps run on the database thread, each inside
+the shared transaction of its batch (see `committer`), given the batch's `now`.
+
+Every transaction starts with `BEGIN IMMEDIATE`, so a lease's SELECT and UPDATE see
+and change the same rows even when another process (a worker, the CLI) uses the file.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Row,
+    Select,
+    bindparam,
+    delete,
+    func,
+    insert,
+    literal,
+    select,
+    update,
+)
+
+from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
+from gateway.queue.schema import JOB_COLUMNS, UtcMicros, dead_letters, jobs
+
+INSERT_JOB = insert(jobs).prefix_with("OR IGNORE")
+"""Enqueueing a job whose id is already queued is a no-op, not a failed batch."""
+
+
+def _ready(*columns: Any) -> Select[Any]:
+    """The `limit` jobs that have waited longest since they became visible, oldest first."""
+    return (
+        select(*columns)
+        .where(jobs.c.visible_at <= bindparam("now"))
+        .order_by(jobs.c.visible_at, jobs.c.seq)
+        .limit(bindparam("limit"))
+    )
+
+
+_READY = _ready(jobs)
+_TAKE = (
+    update(jobs)
+    .where(jobs.c.seq.in_(_ready(jobs.c.seq).scalar_subquery()))
+    .values(visible_at=bindparam("expires_at"), lease_token=bindparam("token"))
+)
+"""Leases the same rows `_READY` returned: both run in one `BEGIN IMMEDIATE` transaction."""
+
+
+def job_row(job: Job) -> dict[str, Any]:
+    return {
+        "id": job.id,
+        "jurisdiction_id": job.jurisdiction_id,
+        "kind": job.kind.value,
+        "idempotency_key": job.idempotency_key,
+        "payload": job.payload,
+        "attempt": job.attempt,
+        "enqueued_at": job.enqueued_at,
+        "not_before": job.not_before,
+        "last_error": job.last_error,
+        "visible_at": job.not_before,
+        "lease_token": None,
+    }
+
+
+def lease(
+    connection: Connection, now: datetime, *, limit: int, seconds: float, token: str
+) -> list[Lease]:
+    selection = {"now": now, "limit": limit}
+    rows = connection.execute(_READY, selection).all()
+    if not rows:
+        return []
+    expires_at = now + timedelta(seconds=seconds)
+    connection.execute(_TAKE, {**selection, "expires_at": expires_at, "token": token})
+    return [Lease(_job(row, row.last_error), token, expires_at) for row in rows]
+
+
+def complete(connection: Connection, _now: datetime, *, job_id: str, token: str) -> bool:
+    return _applied(connection.execute(delete(jobs).where(*_leased(job_id, token))))
+
+
+def retry(
+    connection: Connection, now: datetime, *, job_id: str, token: str, delay: float, reason: str
+) -> bool:
+    ready_at = now + timedelta(seconds=delay)
+    statement = (
+        update(jobs)
+        .where(*_leased(job_id, token))
+        .values(
+            attempt=jobs.c.attempt + 1,
+            not_before=ready_at,
+            visible_at=ready_at,
+            lease_token=None,
+            last_error=reason,
+        )
+    )
+    return _applied(connection.execute(statement))
+
+
+def move_to_dead_letters(
+    connection: Connection, now: datetime, *, job_id: str, token: str, reason: str
+) -> bool:
+    moved = insert(dead_letters).from_select(
+        [*JOB_COLUMNS, "reason", "dead_at"],
+        select(
+            *(jobs.c[name] for name in JOB_COLUMNS),
+            literal(reason),
+            literal(now, UtcMicros),
+        ).where(*_leased(job_id, token)),
+    )
+    if not _applied(connection.execute(moved)):
+        return False
+    connection.execute(delete(jobs).where(jobs.c.id == job_id))
+    return True
+
+
+def replay(connection: Connection, now: datetime, *, job_id: str) -> bool:
+    """A dead letter back among the jobs, ready now, as if never delivered."""
+    fresh = {"attempt": literal(0), "not_before": literal(now, UtcMicros)}
+    moved = insert(jobs).from_select(
+        [*JOB_COLUMNS, "visible_at"],
+        select(
+            *(fresh.get(name, dead_letters.c[name]) for name in JOB_COLUMNS),
+            literal(now, UtcMicros),
+        ).where(dead_letters.c.id == job_id),
+    )
+    if not _applied(connection.execute(moved)):
+        return False
+    connection.execute(delete(dead_letters).where(dead_letters.c.id == job_id))
+    return True
+
+
+def discard(connection: Connection, _now: datetime, *, job_id: str) -> bool:
+    return _applied(connection.execute(delete(dead_letters).where(dead_letters.c.id == job_id)))
+
+
+def depth(connection: Connection, _now: datetime) -> int:
+    return connection.execute(select(func.count()).select_from(jobs)).scalar_one()
+
+
+def list_dead_letters(
+    connection: Connection, _now: datetime, *, limit: int, offset: int
+) -> list[DeadLetter]:
+    query = (
+        select(dead_letters)
+        .order_by(dead_letters.c.dead_at.desc(), dead_letters.c.id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_dead_letter(row) for row in connection.execute(query)]
+
+
+def dead_letter_of(connection: Connection, _now: datetime, *, job_id: str) -> DeadLetter | None:
+    row = connection.execute(select(dead_letters).where(dead_letters.c.id == job_id)).first()
+    return None if row is None else _dead_letter(row)
+
+
+def _leased(job_id: str, token: str) -> tuple[Any, ...]:
+    return (jobs.c.id == job_id, jobs.c.lease_token == token)
+
+
+def _applied(result: CursorResult[Any]) -> bool:
+    return bool(result.rowcount)
+
+
+def _job(row: Row[Any], last_error: str | None = None) -> Job:
+    return Job(
+        id=row.id,
+        jurisdiction_id=row.jurisdiction_id,
+        kind=JobKind(row.kind),
+        idempotency_key=row.idempotency_key,
+        payload=row.payload,
+        attempt=row.attempt,
+        enqueued_at=row.enqueued_at,
+        not_before=row.not_before,
+        last_error=last_error,
+    )
+
+
+def _dead_letter(row: Row[Any]) -> DeadLetter:
+    return DeadLetter(_job(row), row.reason, row.dead_at)

@@ -1,0 +1,39 @@
+"""Queue URLs: the scheme picks the implementation, the rest says where it lives."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from gateway.queue.base import JobQueue
+from gateway.queue.embedded import EmbeddedQueue
+
+SCHEMES = ("sqlite",)
+"""Supported schemes: `sqlite:///path/queue.db` is the embedded queue."""
+
+_QUEUE_FILE = "queue.db"
+
+
+def check_queue_url(url: str) -> str:
+    """The URL itself when an implementation exists for it; ValueError naming the choices."""
+    scheme, sep, rest = url.partition("://")
+    if not sep or scheme not in SCHEMES:
+        raise ValueError(
+            f"unsupported queue URL scheme '{scheme}'; supported: {', '.join(SCHEMES)}"
+        )
+    if not rest.startswith("/") or rest.strip("/") in ("", ":memory:"):
+        raise ValueError("a sqlite queue URL names a file: sqlite:///path/to/queue.db")
+    return url
+
+
+def open_queue(url: str) -> JobQueue:
+    """The queue a URL names, not started yet."""
+    check_queue_url(url)
+    return EmbeddedQueue(Path(url.partition(":///")[2]))
+
+
+def queue_url_beside(store_url: str) -> str | None:
+    """`queue.db` in the folder of a SQLite store file; None for any other store."""
+    scheme, sep, file = store_url.partition(":///")
+    if not sep or not scheme.startswith("sqlite") or file in ("", ":memory:"):
+        return None
+    return f"sqlite:///{Path(file).parent / _QUEUE_FILE}"

@@ -1,0 +1,134 @@
+"""A backend whose service list a test writes, and whose failures a test triggers.
+
+`ScriptedConnector` is a real connector registered (for the test's duration) under the
+kind `scripted`, so mappings naming it load and runtimes build it like any other.
+`ManualSleep` stands in for `asyncio.sleep`, so a test moves the refresh clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Mapping
+from importlib.metadata import EntryPoint
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pytest
+
+from connectors import registry
+from connectors.base import BackendQuery, Capability, Connector, Record, TransientError
+
+KIND = "scripted"
+
+MAPPING = f"""\
+connector: {KIND}
+services:
+  from_backend:
+    refresh: 30
+    read:
+      service_code: code
+      service_name: title
+      group: area
+      keywords: tags
+  overrides:
+    POT:
+      service_name: Pothole
+      group: Roads
+      groups: [Roads, Pavements]
+      add_keywords: [staff]
+      attributes:
+        - {{code: depth, datatype: number, required: true, order: 1, description: How deep?}}
+        - code: asset
+          datatype: string
+          required: true
+          order: 2
+          description: Asset id
+          automated: server_set
+    GONE:
+      hide: true
+    LATER:
+      service_name: Comes later
+requests:
+  create:
+    kind: service_code
+  read:
+    service_request_id: id
+    status: {{from: state, default: open}}
+    service_code: kind
+    requested_datetime: at
+"""
+"""A mapping on the scripted backend, with every kind of override; its tickets are
+plain records. LATER's override waits for a service the backend lists later."""
+
+POT = {"code": "POT", "title": "Hole in road", "area": "Highways", "tags": ["road"]}
+DOG = {"code": "DOG", "title": "Dog fouling", "area": "Cleaning", "tags": []}
+GONE = {"code": "GONE", "title": "Retired", "area": "Highways", "tags": []}
+LATER = {"code": "LATER", "title": "New service", "area": "Parks", "tags": []}
+
+
+class ScriptedConnector(Connector):
+    """Lists `services` and searches `tickets`; every call raises `failure` when one is
+    set, and `list_services` never answers while `hang` is set (the caller's timeout
+    ends it). The `down` setting starts it failing."""
+
+    kind: ClassVar[str] = KIND
+    capabilities: ClassVar[frozenset[Capability]] = frozenset(
+        {Capability.LIST_SERVICES, Capability.SEARCH}
+    )
+
+    def __init__(self, settings: Mapping[str, Any], schema: Mapping[str, Any], *, timeout: float):
+        super().__init__(settings, schema, timeout=timeout)
+        self.services: list[Record] = list(settings.get("services", []))
+        self.tickets: list[Record] = list(settings.get("tickets", []))
+        self.failure: Exception | None = (
+            TransientError("the scripted backend is down") if settings.get("down") else None
+        )
+        self.hang = False
+
+    async def list_services(self) -> list[Record]:
+        if self.hang:
+            await asyncio.Event().wait()
+        self._answer()
+        return [dict(service) for service in self.services]
+
+    async def search(self, query: BackendQuery) -> list[Record]:
+        self._answer()
+        return [dict(ticket) for ticket in self.tickets]
+
+    def _answer(self) -> None:
+        if self.failure is not None:
+            raise self.failure
+
+
+def write_mapping(folder: Path) -> Path:
+    path = folder / "city.yaml"
+    path.write_text(MAPPING, encoding="utf-8")
+    return path
+
+
+def register(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Install `ScriptedConnector` as an entry point, beside the real ones."""
+    installed = registry.available()
+    entry = EntryPoint(KIND, f"{__name__}:ScriptedConnector", registry.GROUP)
+    monkeypatch.setattr(registry, "available", lambda: {**installed, KIND: entry})
+
+
+class ManualSleep:
+    """Stands in for `asyncio.sleep`: records each delay and returns when the test says."""
+
+    def __init__(self) -> None:
+        self.delays: list[float] = []
+        self._asleep: asyncio.Queue[asyncio.Future[None]] = asyncio.Queue()
+        self._sleeper: asyncio.Future[None] | None = None
+
+    async def __call__(self, delay: float) -> None:
+        self.delays.append(delay)
+        wake = asyncio.get_running_loop().create_future()
+        self._asleep.put_nowait(wake)
+        await wake
+
+    async def round(self) -> None:
+        """Wake the sleeper and return once it has done its round and sleeps again."""
+        sleeper = self._sleeper or await self._asleep.get()
+        sleeper.set_result(None)
+        self._sleeper = await self._asleep.get()
