@@ -7,6 +7,7 @@ CREATE TABLE tickets (
     category            text,
     dept                text,
     state               text,
+    priority            text,
     summary             text,
     latitude            double precision,
     longitude           double precision,
