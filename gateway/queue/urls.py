@@ -6,7 +6,7 @@ from pathlib import Path
 
 from yarl import URL
 
-from gateway.queue.amqp import AmqpQueue
+from gateway.queue.amqp import DEFAULT_PREFETCH, AmqpQueue
 from gateway.queue.base import JobQueue
 from gateway.queue.embedded import EmbeddedQueue
 
@@ -33,11 +33,11 @@ def check_queue_url(url: str) -> str:
     return url
 
 
-def open_queue(url: str) -> JobQueue:
-    """The queue a URL names, not started yet."""
+def open_queue(url: str, *, prefetch: int = DEFAULT_PREFETCH) -> JobQueue:
+    """The queue a URL names, not started yet; `prefetch` applies to RabbitMQ only."""
     check_queue_url(url)
     if url.partition("://")[0] in _AMQP_SCHEMES:
-        return AmqpQueue(url)
+        return AmqpQueue(url, prefetch=prefetch)
     return EmbeddedQueue(Path(url.partition(":///")[2]))
 
 

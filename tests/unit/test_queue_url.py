@@ -78,5 +78,9 @@ def test_an_amqp_url_opens_the_rabbitmq_queue(url: str) -> None:
 
 
 def test_a_rabbitmq_queue_url_is_kept_as_written(tmp_path: Path) -> None:
-    path = write_config(tmp_path, "  queue_url: amqp://gateway@rabbit/open311\n")
-    assert load_config(path).gateway.queue_url == "amqp://gateway@rabbit/open311"
+    path = write_config(
+        tmp_path, "  queue_url: amqp://gateway@rabbit/open311\n  queue_prefetch: 8\n"
+    )
+    gateway = load_config(path).gateway
+    assert gateway.queue_url == "amqp://gateway@rabbit/open311"
+    assert gateway.queue_prefetch == 8
