@@ -83,6 +83,7 @@ class AmqpQueue:
         prefetch: int = DEFAULT_PREFETCH,
         delay_tiers: tuple[float, ...] = DELAY_TIERS,
         delivery_limit: int = DELIVERY_LIMIT,
+        max_length: int | None = None,
         timeout: float = DEFAULT_TIMEOUT,
         connect_deadline: float = CONNECT_DEADLINE,
         reconnect_interval: float = RECONNECT_INTERVAL,
@@ -90,7 +91,7 @@ class AmqpQueue:
     ) -> None:
         if prefetch < 1:
             raise ValueError("prefetch must be at least 1")
-        self.topology = Topology(name_prefix, delay_tiers, delivery_limit)
+        self.topology = Topology(name_prefix, delay_tiers, delivery_limit, max_length)
         self._url = url
         self._prefetch = prefetch
         self._timeout = timeout
@@ -299,7 +300,8 @@ class AmqpQueue:
         except TimeoutError:
             raise QueueUnavailable(f"no confirm from RabbitMQ within {self._timeout:g} s") from None
         except asyncio.CancelledError:
-            # aio-pika cancels the confirms it still awaited when the link drops.
+            # Some aiormq releases cancel the confirms still awaited when the link drops:
+            # unless this task itself is being cancelled, that is a lost link.
             task = asyncio.current_task()
             if task is not None and task.cancelling():
                 raise

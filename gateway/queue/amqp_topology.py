@@ -45,6 +45,9 @@ class Topology:
     prefix: str = "open311"
     delay_tiers: tuple[float, ...] = DELAY_TIERS
     delivery_limit: int = DELIVERY_LIMIT
+    max_length: int | None = None
+    """Jobs the work queue holds at most; past it a publish is refused (503), not
+    queued. None: bounded only by the broker's disk and memory alarms."""
 
     def __post_init__(self) -> None:
         if not self.delay_tiers or any(tier <= 0 for tier in self.delay_tiers):
@@ -82,7 +85,7 @@ class Topology:
         return [self.work_queue, *map(self.delay_queue, self.delay_tiers)]
 
     def work_queue_arguments(self) -> dict[str, Any]:
-        return {
+        arguments: dict[str, Any] = {
             "x-queue-type": "quorum",
             "x-delivery-limit": self.delivery_limit,
             "x-dead-letter-exchange": self.dead_exchange,
@@ -90,6 +93,9 @@ class Topology:
             "x-dead-letter-strategy": "at-least-once",
             "x-overflow": "reject-publish",
         }
+        if self.max_length is not None:
+            arguments["x-max-length"] = self.max_length
+        return arguments
 
     def delay_queue_arguments(self, tier: float) -> dict[str, Any]:
         return {
