@@ -74,6 +74,25 @@ def _utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+class _Operations:
+    """Counts the operations under way. A plain class, not a generator-based async
+    context manager: it wraps every enqueue, on the POST's hot path."""
+
+    def __init__(self) -> None:
+        self._count = 0
+        self.idle = asyncio.Event()
+        self.idle.set()
+
+    def __enter__(self) -> None:
+        self._count += 1
+        self.idle.clear()
+
+    def __exit__(self, *_: object) -> None:
+        self._count -= 1
+        if not self._count:
+            self.idle.set()
+
+
 class AmqpQueue:
     def __init__(
         self,
@@ -105,9 +124,7 @@ class AmqpQueue:
         self._work_exchange: AbstractExchange | None = None
         self._deliveries = Deliveries()
         self._work_arrived = asyncio.Event()
-        self._in_flight = 0
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._operations = _Operations()
         self._closing = False
 
     async def start(self) -> None:
@@ -136,29 +153,29 @@ class AmqpQueue:
         """Waits for the operations under way, then closes the connection: deliveries
         still held go back to the broker, which hands them to another consumer."""
         self._closing = True
-        await self._idle.wait()
+        await self._operations.idle.wait()
         if self._connection is not None:
             await self._connection.close()
 
     async def enqueue(self, job: Job) -> None:
-        async with self._operation():
+        with self._operation():
             await self._publish(job)
 
     async def lease(self, limit: int, lease_seconds: float) -> list[Lease]:
         if limit < 1 or lease_seconds <= 0:
             raise ValueError("lease needs limit >= 1 and lease_seconds > 0")
-        async with self._operation():
+        with self._operation():
             self._work_arrived.clear()
             expires_at = self._clock() + timedelta(seconds=lease_seconds)
             return [Lease(job, token, expires_at) for token, job in self._deliveries.take(limit)]
 
     async def complete(self, job_id: str, lease_token: str) -> bool:
-        async with self._operation():
+        with self._operation():
             delivery = self._deliveries.claim(job_id, lease_token)
             return delivery is not None and await _acked(delivery)
 
     async def retry(self, job_id: str, lease_token: str, delay_seconds: float, reason: str) -> bool:
-        async with self._operation():
+        with self._operation():
             delivery = self._deliveries.claim(job_id, lease_token)
             if delivery is None:
                 return False
@@ -172,7 +189,7 @@ class AmqpQueue:
             return await self._move(lease_token, delivery, self._publish(again))
 
     async def dead_letter(self, job_id: str, lease_token: str, reason: str) -> bool:
-        async with self._operation():
+        with self._operation():
             delivery = self._deliveries.claim(job_id, lease_token)
             if delivery is None:
                 return False
@@ -180,7 +197,7 @@ class AmqpQueue:
             return await self._move(lease_token, delivery, dead)
 
     async def depth(self) -> int:
-        async with self._operation():
+        with self._operation():
             channel = self._usable_publisher()
             ready = 0
             try:
@@ -194,34 +211,40 @@ class AmqpQueue:
             return ready + self._deliveries.unsettled()
 
     async def dead_letters(self, limit: int, offset: int = 0) -> list[DeadLetter]:
-        async with self._operation(), self._browse_dead_letters() as letters:
-            newest_first = sorted(
-                (letter for _, letter in letters),
-                key=lambda letter: (-letter.dead_at.timestamp(), letter.job.id),
-            )
-            return newest_first[offset : offset + limit]
+        with self._operation():
+            async with self._browse_dead_letters() as letters:
+                newest_first = sorted(
+                    (letter for _, letter in letters),
+                    key=lambda letter: (-letter.dead_at.timestamp(), letter.job.id),
+                )
+                return newest_first[offset : offset + limit]
 
     async def dead_letter_of(self, job_id: str) -> DeadLetter | None:
-        async with self._operation(), self._browse_dead_letters() as letters:
-            return next((letter for _, letter in letters if letter.job.id == job_id), None)
+        with self._operation():
+            async with self._browse_dead_letters() as letters:
+                return next((letter for _, letter in letters if letter.job.id == job_id), None)
 
     async def replay(self, job_id: str) -> bool:
-        async with self._operation(), self._browse_dead_letters() as letters:
-            found = next((pair for pair in letters if pair[1].job.id == job_id), None)
-            if found is None:
-                return False
-            message, letter = found
-            await self._publish(replace(letter.job, attempt=0, not_before=self._clock()))
-            await _remove_dead_letter(message)
-            return True
+        with self._operation():
+            async with self._browse_dead_letters() as letters:
+                found = next((pair for pair in letters if pair[1].job.id == job_id), None)
+                if found is None:
+                    return False
+                message, letter = found
+                await self._publish(replace(letter.job, attempt=0, not_before=self._clock()))
+                await _remove_dead_letter(message)
+                return True
 
     async def discard(self, job_id: str) -> bool:
-        async with self._operation(), self._browse_dead_letters() as letters:
-            found = next((message for message, letter in letters if letter.job.id == job_id), None)
-            if found is None:
-                return False
-            await _remove_dead_letter(found)
-            return True
+        with self._operation():
+            async with self._browse_dead_letters() as letters:
+                found = next(
+                    (message for message, letter in letters if letter.job.id == job_id), None
+                )
+                if found is None:
+                    return False
+                await _remove_dead_letter(found)
+                return True
 
     async def wait_for_work(self, seconds: float) -> bool:
         try:
@@ -244,21 +267,13 @@ class AmqpQueue:
         self._deliveries.arrived(Delivery(message, job))
         self._work_arrived.set()
 
-    @asynccontextmanager
-    async def _operation(self) -> AsyncIterator[None]:
-        """Counts the operations under way, so that `close` can wait for them."""
+    def _operation(self) -> _Operations:
+        """Entered around every operation, so that `close` can wait for those under way."""
         if self._connection is None:
             raise QueueUnavailable("the RabbitMQ queue is not started")
         if self._closing:
             raise QueueUnavailable("the RabbitMQ queue is closing")
-        self._in_flight += 1
-        self._idle.clear()
-        try:
-            yield
-        finally:
-            self._in_flight -= 1
-            if not self._in_flight:
-                self._idle.set()
+        return self._operations
 
     def _usable_publisher(self) -> AbstractRobustChannel:
         """The publishing channel, or QueueUnavailable at once while the link is down."""
