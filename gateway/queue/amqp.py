@@ -9,11 +9,12 @@ the broker, and where it cannot:
   `QueueUnavailable`: the POST gets 503, never 2xx. During an outage a publish fails
   at once; nothing is buffered or replayed by the client.
 - `lease` hands out what the broker delivered to this process's consumer (manual ack,
-  `prefetch` deliveries at most). The broker cannot hide a job for `lease_seconds`:
-  an unsettled delivery goes to another consumer only when this process's connection
-  drops or after RabbitMQ's consumer timeout (30 min by default), so `prefetch` times
-  the worst-case backend time must stay well below that timeout. After a reconnect
-  the broker redelivers, and the old lease tokens settle nothing.
+  `prefetch` deliveries at most), which the first `lease` starts. The broker cannot
+  hide a job for `lease_seconds`: an unsettled delivery goes to another consumer only
+  when this process's connection drops or after RabbitMQ's consumer timeout (30 min by
+  default), so `prefetch` times the worst-case backend time must stay well below that
+  timeout. After a reconnect the broker redelivers, and the old lease tokens settle
+  nothing.
 - `complete` acks. `retry` publishes a copy with `attempt` one higher to the delay
   tier whose TTL is the shortest at least `delay_seconds` (a confirmed publish), and
   only then acks the original: the attempt counter is ours, as RabbitMQ 4 ignores
@@ -123,6 +124,7 @@ class AmqpQueue:
         self._consumer: AbstractRobustChannel | None = None
         self._work_exchange: AbstractExchange | None = None
         self._deliveries = Deliveries()
+        self._consumer_started = asyncio.Lock()
         self._work_arrived = asyncio.Event()
         self._operations = _Operations()
         self._closing = False
@@ -134,20 +136,12 @@ class AmqpQueue:
         try:
             publisher = await connection.channel(publisher_confirms=True, on_return_raises=True)
             self._work_exchange = await self.topology.declare(publisher)
-            consumer = await connection.channel()
-            await consumer.set_qos(prefetch_count=self._prefetch)
-            work_queue = await consumer.declare_queue(
-                self.topology.work_queue,
-                durable=True,
-                arguments=self.topology.work_queue_arguments(),
-            )
-            await work_queue.consume(self._on_delivery)
         except _BROKER_FAILURES as failure:
             await connection.close()
             raise QueueUnavailable(
                 f"RabbitMQ at {where(self._url)} refused the queue's set-up: {failure}"
             ) from None
-        self._connection, self._publisher, self._consumer = connection, publisher, consumer
+        self._connection, self._publisher = connection, publisher
 
     async def close(self) -> None:
         """Waits for the operations under way, then closes the connection: deliveries
@@ -165,6 +159,7 @@ class AmqpQueue:
         if limit < 1 or lease_seconds <= 0:
             raise ValueError("lease needs limit >= 1 and lease_seconds > 0")
         with self._operation():
+            await self._consuming()
             self._work_arrived.clear()
             expires_at = self._clock() + timedelta(seconds=lease_seconds)
             return [Lease(job, token, expires_at) for token, job in self._deliveries.take(limit)]
@@ -253,6 +248,29 @@ class AmqpQueue:
         except TimeoutError:
             return False
         return True
+
+    async def _consuming(self) -> None:
+        """Starts the consumer with the first lease: a process that only enqueues (a
+        gateway without a worker, the CLI) never holds jobs it would not deliver."""
+        async with self._consumer_started:
+            if self._consumer is not None:
+                return
+            assert self._connection is not None
+            channel = self._connection.channel()
+            try:
+                async with asyncio.timeout(self._timeout):
+                    await channel.initialize()
+                    await channel.set_qos(prefetch_count=self._prefetch)
+                    work_queue = await channel.declare_queue(
+                        self.topology.work_queue,
+                        durable=True,
+                        arguments=self.topology.work_queue_arguments(),
+                    )
+                    await work_queue.consume(self._on_delivery)
+            except _BROKER_FAILURES as failure:
+                await asyncio.shield(channel.close())
+                raise _unavailable("starting the consumer", failure) from None
+            self._consumer = channel
 
     async def _on_delivery(self, message: AbstractIncomingMessage) -> None:
         try:
