@@ -17,11 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 import aio_pika
+import orjson
 import pytest
 from aio_pika import DeliveryMode
 from aiormq.exceptions import ChannelPreconditionFailed
 
 from gateway.queue import AmqpQueue, Job, JobKind, Lease, QueueUnavailable
+from gateway.queue.amqp_messages import JOB_HEADER
 from gateway.queue.amqp_topology import ROUTING_KEY, Topology
 
 from services import rabbitmq_topology, rabbitmq_url
@@ -333,9 +335,10 @@ async def test_messages_are_persistent_and_carry_the_job_in_headers(broker: str,
             await connection.close()
     assert message.delivery_mode == DeliveryMode.PERSISTENT
     assert (message.message_id, message.body) == (job.id, job.payload)
-    assert message.headers["idempotency_key"] == "key-1"
-    assert message.headers["reply_to"] == "open311.outcomes.abc"
-    assert message.headers["not_before"] == T0.isoformat()
+    fields = orjson.loads(message.headers[JOB_HEADER])
+    assert fields["idempotency_key"] == "key-1"
+    assert fields["reply_to"] == "open311.outcomes.abc"
+    assert fields["not_before"] == T0.isoformat()
 
 
 async def test_the_work_queue_is_a_quorum_queue_that_dead_letters_explicitly(
