@@ -8,7 +8,7 @@ publishing at once, both run in the same process, alternately, `--rounds` times;
 each keeps its best round. Printed: messages/s of each and the ratio queue/aio-pika
 (target >= 0.7). Every queue the benchmark declared is deleted at the end.
 
-Run:  python tests/bench/bench_amqp.py [--url amqp://...] [--jobs 4000] [--rounds 2]
+Run:  python tests/bench/bench_amqp.py [--url amqp://...] [--jobs 4000] [--rounds 3]
 """
 
 from __future__ import annotations
@@ -114,5 +114,5 @@ if __name__ == "__main__":
     )
     parser.add_argument("--jobs", type=int, default=4000)
     parser.add_argument("--payload-bytes", type=int, default=600)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     asyncio.run(main(parser.parse_args()))
