@@ -38,6 +38,8 @@ class Job:
     """The job is not handed out before this moment (a retry's backoff)."""
     last_error: str | None = None
     """Why the previous delivery failed, for the worker's logs; None before any failure."""
+    reply_to: str | None = None
+    """The `Outcomes.address` of the gateway instance waiting for this job's outcome."""
 
     def __post_init__(self) -> None:
         # Stored times are compared as UTC instants; a naive one would be silently wrong.
