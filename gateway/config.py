@@ -16,6 +16,7 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 
 from gateway import apikeys
 from gateway.queue import Backoff, check_queue_url, queue_url_beside
+from gateway.queue.amqp import DEFAULT_PREFETCH
 from gateway.yamlfile import FileErrors, YamlDocument
 
 CALL_GRACE_SECONDS = 1.0
@@ -119,6 +120,10 @@ class GatewayConfig(_Section):
     store_url: str = "sqlite:///open311-data/gateway.db"
     queue_url: str = "sqlite:///open311-data/queue.db"
     """Where accepted jobs wait for the worker; by default `queue.db` beside a SQLite store."""
+    queue_prefetch: int = Field(default=DEFAULT_PREFETCH, ge=1, le=1000)
+    """RabbitMQ only: jobs a worker holds unacknowledged at most, about the backend's
+    concurrency. Times the slowest backend call, it must stay well below RabbitMQ's
+    consumer timeout (30 min by default), past which the broker takes the jobs back."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     access_log: bool = True
     worker: WorkerConfig = Field(default_factory=WorkerConfig)

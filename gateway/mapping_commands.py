@@ -14,6 +14,7 @@ import json
 import sys
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime, time
+from decimal import Decimal
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -125,7 +126,7 @@ def _payload(mapping: CompiledMapping, args: argparse.Namespace) -> str:
         message = f"{args.file}: the request cannot be mapped for the backend: {error}"
         raise FileErrors([message]) from None
     try:
-        return json.dumps(payload, indent=2, ensure_ascii=False, default=_iso_8601)
+        return json.dumps(payload, indent=2, ensure_ascii=False, default=_json_value)
     except TypeError as error:
         raise FileErrors([f"{args.file}: the payload has no JSON form: {error}"]) from None
 
@@ -196,10 +197,14 @@ def _instant(text: str) -> datetime:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def _iso_8601(value: Any) -> str:
-    """Date-times (the call's time, dates written in the mapping) as ISO 8601 text."""
+def _json_value(value: Any) -> str | float:
+    """What JSON has no type for: date-times (the call's time, dates written in the
+    mapping, conversions) as ISO 8601 text, decimals as numbers (shown to a float's
+    precision: the backend itself gets the exact decimal)."""
     if isinstance(value, date | time):
         return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
     raise TypeError(f"a {type(value).__name__} is neither text, a number nor a date-time")
 
 

@@ -1,9 +1,10 @@
 """Prometheus metrics of one running gateway, served at `/metrics`.
 
 Each runtime has its own registry, so two gateways in one process (tests) never share
-counts. HTTP requests are tallied in plain integers and turned into metric families
-only when scraped: prometheus-client's locked instruments cost a noticeable share of
-a cached GET. Other instruments keep their label children once looked up.
+counts. Requests and backend calls are tallied in plain numbers and turned into metric
+families only when scraped: prometheus-client's locked instruments cost a noticeable
+share of a cached GET (py-spy under wrk). The worker's instruments, a few per delivery,
+keep their label children once looked up.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from itertools import accumulate
 from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
-from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -28,21 +29,24 @@ LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0,
 class Metrics:
     def __init__(self) -> None:
         self.registry = CollectorRegistry()
-        self._requests = RequestTally()
-        self.registry.register(self._requests)
-        self._backend_calls = Counter(
+        self._requests = Tally(
+            "open311_http_requests",
+            "HTTP requests answered, by route, method and status.",
+            ("route", "method", "status"),
+            "open311_http_request_duration_seconds",
+            "Time from receiving a request to its answer, by route.",
+            timed_labels=1,
+        )
+        self._backend_calls = Tally(
             "open311_backend_calls",
             "Calls to backends, by jurisdiction, operation and outcome.",
             ("jurisdiction", "operation", "outcome"),
-            registry=self.registry,
-        )
-        self._backend_latency = Histogram(
             "open311_backend_call_duration_seconds",
             "Time a backend call took, waiting for a turn included, by jurisdiction.",
-            ("jurisdiction", "operation"),
-            buckets=LATENCY_BUCKETS,
-            registry=self.registry,
+            timed_labels=2,
         )
+        for tally in (self._requests, self._backend_calls):
+            self.registry.register(tally)
         self._breaker_state = Gauge(
             "open311_backend_breaker_state",
             "Circuit breaker of each backend: 0 closed, 1 half-open, 2 open.",
@@ -77,15 +81,14 @@ class Metrics:
         self._children: dict[tuple[object, ...], Any] = {}
 
     def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
-        self._requests.add(route, method, status, seconds)
+        self._requests.add((route, method, str(status)), seconds)
 
     def watch_backend(self, jurisdiction: str, breaker_state: Callable[[], float]) -> None:
         """Read a backend's breaker state at each scrape."""
         self._breaker_state.labels(jurisdiction).set_function(breaker_state)
 
     def backend_call(self, jurisdiction: str, operation: str, outcome: str, seconds: float) -> None:
-        self._child(self._backend_calls, jurisdiction, operation, outcome).inc()
-        self._child(self._backend_latency, jurisdiction, operation).observe(seconds)
+        self._backend_calls.add((jurisdiction, operation, outcome), seconds)
 
     def queue_depth(self, jobs: int) -> None:
         self._queue_depth.set(jobs)
@@ -110,38 +113,46 @@ class Metrics:
         return generate_latest(self.registry)
 
 
-class RequestTally(Collector):
-    """Counts and latency histograms of HTTP requests, kept in the event loop's thread."""
+class Tally(Collector):
+    """A counter and a latency histogram kept in plain numbers in the event loop's
+    thread, turned into metric families when scraped. The histogram's labels are the
+    first `timed_labels` of the counter's."""
 
-    def __init__(self) -> None:
-        self._answered: dict[tuple[str, str, int], int] = defaultdict(int)
-        self._buckets: dict[str, list[int]] = {}
-        self._seconds: dict[str, float] = defaultdict(float)
+    def __init__(
+        self,
+        name: str,
+        help_text: str,
+        labels: tuple[str, ...],
+        timed_name: str,
+        timed_help: str,
+        timed_labels: int,
+    ) -> None:
+        self._names = (name, help_text, labels)
+        self._timed_names = (timed_name, timed_help, labels[:timed_labels])
+        self._timed_labels = timed_labels
+        self._counts: dict[tuple[str, ...], int] = defaultdict(int)
+        self._buckets: dict[tuple[str, ...], list[int]] = {}
+        self._seconds: dict[tuple[str, ...], float] = defaultdict(float)
 
-    def add(self, route: str, method: str, status: int, seconds: float) -> None:
-        self._answered[(route, method, status)] += 1
-        buckets = self._buckets.get(route)
+    def add(self, labels: tuple[str, ...], seconds: float) -> None:
+        self._counts[labels] += 1
+        timed = labels[: self._timed_labels]
+        buckets = self._buckets.get(timed)
         if buckets is None:
-            buckets = self._buckets[route] = [0] * (len(LATENCY_BUCKETS) + 1)
+            buckets = self._buckets[timed] = [0] * (len(LATENCY_BUCKETS) + 1)
         buckets[bisect_left(LATENCY_BUCKETS, seconds)] += 1
-        self._seconds[route] += seconds
+        self._seconds[timed] += seconds
 
     def collect(self) -> Iterator[Metric]:
-        requests = CounterMetricFamily(
-            "open311_http_requests",
-            "HTTP requests answered, by route, method and status.",
-            labels=("route", "method", "status"),
-        )
-        for (route, method, status), count in self._answered.items():
-            requests.add_metric((route, method, str(status)), count)
-        yield requests
-        latency = HistogramMetricFamily(
-            "open311_http_request_duration_seconds",
-            "Time from receiving a request to its answer, by route.",
-            labels=("route",),
-        )
+        name, help_text, labels = self._names
+        counter = CounterMetricFamily(name, help_text, labels=labels)
+        for values, count in self._counts.items():
+            counter.add_metric(values, count)
+        yield counter
+        name, help_text, labels = self._timed_names
+        histogram = HistogramMetricFamily(name, help_text, labels=labels)
         bounds = [*map(floatToGoString, LATENCY_BUCKETS), "+Inf"]
-        for route, counts in self._buckets.items():
+        for values, counts in self._buckets.items():
             cumulative = list(zip(bounds, accumulate(counts), strict=True))
-            latency.add_metric((route,), cumulative, self._seconds[route])
-        yield latency
+            histogram.add_metric(values, cumulative, self._seconds[values])
+        yield histogram

@@ -1,6 +1,6 @@
 """The real services some tests need, and what happens when one is not there.
 
-On a developer's machine a test that needs PostgreSQL (or later RabbitMQ) skips, saying
+On a developer's machine a test that needs PostgreSQL or RabbitMQ skips, saying
 loudly which service and where; with `OPEN311_REQUIRE_SERVICES=1` (set by `.ci/run`)
 the same test fails instead, so CI never passes by skipping.
 """
@@ -12,8 +12,12 @@ import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
+import aio_pika
 import asyncpg
 import pytest
+from aiormq.exceptions import AMQPError
+
+from gateway.queue.amqp_topology import Topology
 
 POSTGRES_DSN = os.environ.get(
     "OPEN311_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -45,3 +49,30 @@ async def postgres_database() -> AsyncIterator[str]:
             await admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
     finally:
         await admin.close()
+
+
+RABBITMQ_URL = os.environ.get("OPEN311_TEST_RABBITMQ", "amqp://guest:guest@127.0.0.1:5672/")
+
+
+async def rabbitmq_url() -> str:
+    """The test broker's URL, once it answers."""
+    try:
+        connection = await aio_pika.connect(RABBITMQ_URL, timeout=5)
+    except (OSError, AMQPError) as exc:
+        unavailable("RabbitMQ", exc)
+    await connection.close()
+    return RABBITMQ_URL
+
+
+@asynccontextmanager
+async def rabbitmq_topology(url: str, topology: Topology) -> AsyncIterator[None]:
+    """Deletes every exchange and queue of a test's topology afterwards, whatever
+    happened (a test names them with a prefix of its own)."""
+    try:
+        yield
+    finally:
+        connection = await aio_pika.connect(url, timeout=5)
+        try:
+            await topology.delete(await connection.channel())
+        finally:
+            await connection.close()

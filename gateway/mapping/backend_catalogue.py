@@ -139,8 +139,18 @@ class BackendCatalogue:
         self.refresh = refresh
         self._read = read
         self._overrides = dict(overrides)
+        self._override_definitions = {
+            code: ServiceDefinition(service_code=code, attributes=override.attributes)
+            for code, override in self._overrides.items()
+            if override.attributes and not override.hide
+        }
         self._added_services, self._added_definitions = added
         self._added_codes = frozenset(service.service_code for service in self._added_services)
+
+    def override_definitions(self) -> tuple[ServiceDefinition, ...]:
+        """The definitions overrides give backend services: known at load, so that what
+        a mapping compares a request's attributes with is checked as for a static one."""
+        return tuple(self._override_definitions.values())
 
     def build(self, records: Sequence[Record]) -> CatalogueContents:
         services: list[Service] = []
@@ -164,10 +174,8 @@ class BackendCatalogue:
                 services.append(Service.model_validate(service.model_dump()))
             elif not override.hide:
                 services.append(override.apply(service))
-                if override.attributes:
-                    definitions[code] = ServiceDefinition(
-                        service_code=code, attributes=override.attributes
-                    )
+                if code in self._override_definitions:
+                    definitions[code] = self._override_definitions[code]
         return CatalogueContents(
             services=(*services, *self._added_services),
             definitions=definitions | self._added_definitions,

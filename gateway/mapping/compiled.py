@@ -8,15 +8,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, NamedTuple, TypeVar
 
 from pydantic import BaseModel
 
 from connectors.base import BackendQuery, Range, Record
 from gateway.mapping.context import MappingContext
 from gateway.mapping.errors import MappingError
-from gateway.mapping.sources import Getter
+from gateway.mapping.modifiers import Value, each
+from gateway.mapping.sources import Inputs
 from gateway.mapping.targets import Coerce, ModelTarget
+from gateway.mapping.values import LISTS, kind_of
 from gateway.open311.models import (
     NewRequestUpdate,
     NewServiceRequest,
@@ -32,59 +34,107 @@ if TYPE_CHECKING:
 
 M = TypeVar("M", bound=BaseModel)
 
-Step = Callable[[Record, Any, Any], None]
-"""Sets one target of a backend record from (subject, context)."""
+Writer = Callable[[Record, Any], None]
+
+
+class TargetWriter(NamedTuple):
+    """One target of a backend record: where it goes and how its value is got."""
+
+    target: str
+    key: str
+    """The record's own field, set directly when `write` is None (a flat target)."""
+    write: Writer | None
+    value: Value
 
 
 class ToBackend:
-    """Builds a backend record from an Open311 input and the call's context."""
+    """Builds a backend record from an Open311 input and the call's context.
 
-    def __init__(self, steps: Iterable[Step]) -> None:
-        self._steps = tuple(steps)
+    The loop applies each `Value` itself (what `Value.getter` does), so that a field
+    costs no frame of its own: this runs once per target on every POST.
+    """
 
-    def __call__(self, subject: Any, context: MappingContext) -> Record:
+    def __init__(self, writers: Iterable[TargetWriter]) -> None:
+        self._writers = tuple(writers)
+
+    def __call__(self, inputs: Inputs) -> Record:
         record: Record = {}
-        for step in self._steps:
-            step(record, subject, context)
+        try:
+            for writer in self._writers:
+                _, key, write, (read, change, default) = writer
+                value = read(inputs)
+                if value is not None and change is not None:
+                    value = each(change, value) if isinstance(value, LISTS) else change(value)
+                if value is None:
+                    if default is None:
+                        continue
+                    value = default
+                if write is None:
+                    record[key] = value
+                else:
+                    write(record, value)
+        except MappingError as exc:
+            raise MappingError(f"{writer.target}: {exc}") from None
         return record
 
 
-@dataclass(frozen=True, slots=True)
-class FieldReader:
+class FieldReader(NamedTuple):
+    """One field of an Open311 model: how its value is got, and made to fit the field."""
+
     name: str
-    get: Getter
+    value: Value
     coerce: Coerce | None
+    fits: type | None
+    """Values of exactly this type need no coercion (text for a text field)."""
 
 
-def _read(field: FieldReader, record: Record) -> Any:
-    value = field.get(record, None)
-    if value is None or field.coerce is None:
-        return value
-    try:
-        return field.coerce(value)
-    except MappingError as exc:
-        raise MappingError(f"{field.name}: {exc}") from None
+def _checked(record: Any) -> Record:
+    if not isinstance(record, dict):
+        raise MappingError(f"the backend gave {kind_of(record)}, not a record")
+    return record
 
 
 class FromBackend(Generic[M]):
-    """Builds an Open311 model from a backend record."""
+    """Builds an Open311 model from a backend record.
+
+    Like `ToBackend`, the loop applies each `Value` itself: it runs once per field of
+    every record a search returns.
+    """
 
     def __init__(self, target: ModelTarget[M], fields: Iterable[FieldReader]) -> None:
         self.target = target
         self._fields = tuple(fields)
+        self._getters = {field.name: field.value.getter() for field in self._fields}
 
     def values(self, record: Record) -> dict[str, Any]:
+        record = _checked(record)
         values: dict[str, Any] = {}
-        for field in self._fields:
-            value = _read(field, record)
-            if value is not None:
-                values[field.name] = value
+        try:
+            for name, (read, change, default), coerce, fits in self._fields:
+                value = read(record)
+                if value is not None and change is not None:
+                    value = each(change, value) if isinstance(value, LISTS) else change(value)
+                if value is None:
+                    if default is None:
+                        continue
+                    value = default
+                if coerce is not None and value.__class__ is not fits:
+                    value = coerce(value)
+                values[name] = value
+        except MappingError as exc:
+            raise MappingError(f"{name}: {exc}") from None
         return values
 
     def value(self, record: Record, name: str) -> Any:
         """One field alone, for callers that need no more (the id after a create)."""
         field = next((field for field in self._fields if field.name == name), None)
-        return None if field is None else _read(field, record)
+        if field is None:
+            return None
+        try:
+            value = self._getters[name](_checked(record))
+            return None if value is None or field.coerce is None else field.coerce(value)
+        except MappingError as exc:
+            raise MappingError(f"{name}: {exc}") from None
 
     def __call__(self, record: Record) -> M:
         return self.target.build(self.values(record))
@@ -156,7 +206,7 @@ class CompiledMapping:
 
     def create_payload(self, request: NewServiceRequest, context: MappingContext) -> Record:
         """The backend record for a new Open311 request."""
-        return self._request_to_backend(request, context)
+        return self._request_to_backend(Inputs(request, context))
 
     def service_request(
         self, record: Record, names: Mapping[str, str] | None = None
@@ -186,7 +236,7 @@ class CompiledMapping:
         """The backend change for a citizen's update."""
         if self._update_to_backend is None:
             raise MappingError("this mapping does not map updates to the backend (updates.create)")
-        return self._update_to_backend(update, context)
+        return self._update_to_backend(Inputs(update, context))
 
     def request_update(self, record: Record) -> RequestUpdate:
         """The Open311 update a backend change stands for."""

@@ -8,12 +8,22 @@ tables:                        # value tables, by name
 services: [...]                # the catalogue: Open311 services with their attributes,
                                # or {from_backend: ...} (see backend_catalogue)
 requests:
-  create: {backend.field: operation, ...}    # new Open311 request -> backend record
+  create: {backend.field: operation, ...}    # new Open311 request -> backend create payload
   read: {open311_field: operation, ...}      # backend record -> Open311 request
 updates:                       # optional: request updates (mySociety extension)
   create: {backend.field: operation, ...}    # citizen's update -> backend change
   read: {open311_field: operation, ...}      # backend change -> Open311 update
 ```
+
+The operations are those of `gateway.mapping.operations`. A search (GET requests with
+`service_code`, `status`, `start_date`/`end_date`) becomes a backend query through
+`requests.read`: the fields read for `service_code`, `status` and
+`requested_datetime`, and their tables read the other way. Status tables serve both
+ways the same way: `status` of `requests.read` and `updates.read` reads a backend
+state (extended statuses for updates; `external_status_code` can carry the state
+itself), and a citizen's status is written through a table in `updates.create`.
+`updates.read.update_id` must be stable: a backend id, or a template over several
+(`{template: "{ticket_no}-{history_id}"}`).
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 Shape errors (unknown keys, wrong types, missing sections) are reported first, all at
 once, as pydantic finds them. Once the shape is right, every name is resolved (sources,
-tables, Open311 fields), tables are checked against the codes they translate, and the
-catalogue and the backend description are checked; those problems are reported all at
-once too. Each message reads `file:line:col: key.path: message`.
+template placeholders, condition fields, tables, time zones, Open311 fields), tables
+and conditions are checked against the codes they compare with, options against each
+other, and the catalogue and the backend description are checked; those problems are
+reported all at once too. Each message reads `file:line:col: key.path: message`.
 """
 
 from __future__ import annotations
@@ -24,21 +25,16 @@ from gateway.mapping.compiled import (
     FromBackend,
     QueryField,
     QueryPlan,
-    Step,
+    TargetWriter,
     ToBackend,
 )
 from gateway.mapping.document import Entries, MappingFile
-from gateway.mapping.operations import Constant, Take
-from gateway.mapping.paths import Segments, path_writer, split_path
-from gateway.mapping.sources import (
-    Getter,
-    RecordScope,
-    Scope,
-    SourceError,
-    new_request_scope,
-    new_update_scope,
-)
-from gateway.mapping.tables import Lookup, table_key
+from gateway.mapping.entries import EntryCompiler
+from gateway.mapping.modifiers import Value
+from gateway.mapping.operations import Take
+from gateway.mapping.paths import Segments, container_clashes, path_writer, split_path
+from gateway.mapping.sources import RecordScope, Scope, new_request_scope, new_update_scope
+from gateway.mapping.tables import Lookup
 from gateway.mapping.targets import ModelTarget
 from gateway.open311.models import RequestUpdate, ServiceRequest
 from gateway.yamlfile import FileErrors, YamlDocument
@@ -48,6 +44,8 @@ Loc = tuple[str | int, ...]
 REQUEST = ModelTarget(ServiceRequest, "an Open311 request")
 UPDATE = ModelTarget(RequestUpdate, "an Open311 request update")
 SEARCHED_FIELDS = ("service_code", "status", "requested_datetime")
+UNSEARCHABLE = ("split", "join", "convert", "truncate")
+"""Modifiers a searched field cannot use: a filter value could not be turned back."""
 
 
 def load_mapping(path: str | Path) -> CompiledMapping:
@@ -63,6 +61,7 @@ class _Compiler:
         self.tables = {name: Lookup(name, table) for name, table in file.tables.items()}
         self.problems: dict[str, None] = {}
         self.records = RecordScope()
+        self.entries = EntryCompiler(self.tables, self.report)
 
     def report(self, loc: Loc, message: str) -> None:
         key = ".".join(str(part) for part in loc)
@@ -75,7 +74,10 @@ class _Compiler:
             file.services, self.report, self._from_backend, connector, file.backend
         )
         codes = [service.service_code for service in services] if backend_catalogue is None else []
-        request_scope = new_request_scope(codes)
+        declared = [*definitions.values()]
+        if backend_catalogue is not None:
+            declared.extend(backend_catalogue.override_definitions())
+        request_scope = new_request_scope(codes, declared)
         requests = file.requests
         request_to_backend = self._to_backend(
             ("requests", "create"), requests.create, request_scope
@@ -123,7 +125,7 @@ class _Compiler:
         return connector
 
     def _to_backend(self, loc: Loc, entries: Entries, scope: Scope) -> ToBackend:
-        steps = []
+        writers = []
         targets: dict[Segments, str] = {}
         for target, operation in entries.items():
             segments = split_path(target)
@@ -131,9 +133,9 @@ class _Compiler:
                 self.report((*loc, target), f"'{target}' is not a field path: a segment is empty")
                 continue
             targets[segments] = target
-            get = self._getter((*loc, target), operation, scope)
-            if get is not None:
-                steps.append(_step(segments, get))
+            value = self.entries.value((*loc, target), operation, scope)
+            if value is not None:
+                writers.append(_writer(target, segments, value))
         for segments, target in targets.items():
             for end in range(1, len(segments)):
                 if segments[:end] in targets:
@@ -141,7 +143,14 @@ class _Compiler:
                         (*loc, target),
                         f"'{target}' is inside '{targets[segments[:end]]}', which is mapped too",
                     )
-        return ToBackend(steps)
+        for clash in container_clashes(targets):
+            kind = "a list" if clash.earlier_makes_list else "a record"
+            self.report(
+                (*loc, targets[clash.path]),
+                f"'{'.'.join(clash.container)}' cannot be both a list and a record: "
+                f"'{targets[clash.earlier]}' makes it {kind}",
+            )
+        return ToBackend(writers)
 
     def _from_backend(
         self, loc: Loc, entries: Entries, target: ModelTarget[Any]
@@ -157,110 +166,18 @@ class _Compiler:
                 continue
             choices = target.choices(name)
             if choices is not None:
-                self._check_choices((*loc, name), operation, choices, name, target)
-            get = self._getter((*loc, name), operation, self.records)
-            if get is not None:
-                fields.append(FieldReader(name, get, target.coercion(name)))
+                self.entries.check_enumerated(
+                    (*loc, name), operation, choices, name, target.described_as
+                )
+            value = self.entries.value((*loc, name), operation, self.records)
+            if value is not None:
+                fields.append(FieldReader(name, value, *target.coercion(name)))
         missing = [name for name in target.required if name not in entries]
         if missing:
             self.report(
                 loc, f"{', '.join(missing)} must be mapped: {target.described_as} needs them"
             )
         return FromBackend(target, fields)
-
-    def _getter(self, loc: Loc, operation: Take | Constant, scope: Scope) -> Getter | None:
-        if isinstance(operation, Constant):
-            value = operation.const
-            return lambda _subject, _context: value
-        try:
-            read = scope.reader(operation.source)
-        except SourceError as exc:
-            self.report((*loc, "from"), str(exc))
-            return None
-        translate = self._translation(loc, operation, scope)
-        default = operation.default
-        if translate is None:
-            if default is None:
-                return read
-            return lambda subject, context: default if (v := read(subject, context)) is None else v
-
-        def get(subject: Any, context: Any) -> Any:
-            value = read(subject, context)
-            return default if value is None else translate(value)
-
-        return get
-
-    def _lookup(self, loc: Loc, operation: Take) -> Lookup | None:
-        if operation.table is None:
-            if operation.reverse:
-                self.report((*loc, "reverse"), "reverse reads a table backwards: name the table")
-            return None
-        lookup = self.tables.get(operation.table)
-        if lookup is None:
-            known = ", ".join(self.tables) or "none"
-            self.report((*loc, "table"), f"no table '{operation.table}' (tables: {known})")
-        return lookup
-
-    def _translation(self, loc: Loc, operation: Take, scope: Scope) -> Callable[[Any], Any] | None:
-        lookup = self._lookup(loc, operation)
-        if lookup is None:
-            return None
-        if operation.reverse:
-            shared = lookup.shared_values()
-            if shared:
-                self.report(
-                    (*loc, "reverse"),
-                    f"table '{lookup.name}' cannot be read backwards: several keys give "
-                    + ", ".join(f"'{value}'" for value in shared),
-                )
-            return lookup.backwards(operation.source)
-        domain = scope.domain(operation.source)
-        if domain is not None:
-            for key in lookup.table.values:
-                if key not in domain.values:
-                    self.report(
-                        ("tables", lookup.name, "values", key),
-                        f"'{key}' is not {domain.described_as}",
-                    )
-            missing = sorted(domain.values - lookup.table.values.keys())
-            if domain.complete and missing and not lookup.table.has_fallback:
-                self.report(
-                    (*loc, "table"),
-                    f"table '{lookup.name}' has no entry for {', '.join(missing)} and no fallback",
-                )
-        return lookup.forward(operation.source)
-
-    def _check_choices(
-        self,
-        loc: Loc,
-        operation: Take | Constant,
-        choices: tuple[str, ...],
-        name: str,
-        target: ModelTarget[Any],
-    ) -> None:
-        """Every value a mapping can give an enumerated field must be one it accepts."""
-        for where, value in self._outputs(loc, operation):
-            if value is not None and table_key(value) not in choices:
-                self.report(
-                    where,
-                    f"'{value}' cannot be the {name} of {target.described_as} "
-                    f"({', '.join(choices)})",
-                )
-
-    def _outputs(self, loc: Loc, operation: Take | Constant) -> Iterable[tuple[Loc, Any]]:
-        """The values an operation can give that are known at load, and where each is."""
-        if isinstance(operation, Constant):
-            yield (*loc, "const"), operation.const
-            return
-        yield (*loc, "default"), operation.default
-        lookup = self.tables.get(operation.table) if operation.table else None
-        if lookup is None:
-            return
-        for key, value in lookup.table.values.items():
-            given = key if operation.reverse else value
-            yield ("tables", lookup.name, "values", key), given
-        if lookup.table.has_fallback:
-            yield ("tables", lookup.name, "fallback"), lookup.table.fallback
 
     def _query_plan(self, loc: Loc, entries: Entries) -> QueryPlan | None:
         """How GET requests' filters read the backend, derived from `requests.read`."""
@@ -275,6 +192,15 @@ class _Compiler:
                     f"{name} must be read with 'from', so that requests can be searched by it",
                 )
                 continue
+            changed = [option for option in UNSEARCHABLE if getattr(operation, option) is not None]
+            for option in changed:
+                self.report(
+                    (*loc, name, option),
+                    f"requests are searched by {name}, so it cannot use {option} "
+                    "(only table, reverse and default)",
+                )
+            if changed:
+                continue
             fields[name] = QueryField(operation.source, self._backend_values(operation))
         if len(fields) < len(SEARCHED_FIELDS):
             return None
@@ -287,12 +213,6 @@ class _Compiler:
         return lookup.values_for if operation.reverse else lookup.keys_giving
 
 
-def _step(segments: Segments, get: Getter) -> Step:
-    write = path_writer(segments)
-
-    def step(record: dict[str, Any], subject: Any, context: Any) -> None:
-        value = get(subject, context)
-        if value is not None:
-            write(record, value)
-
-    return step
+def _writer(target: str, segments: Segments, value: Value) -> TargetWriter:
+    write = path_writer(segments) if len(segments) > 1 else None
+    return TargetWriter(target, segments[0], write, value)

@@ -1,14 +1,21 @@
 """Dotted field paths: `Owner.Name`, `Comments.0.Body`, `history.state`.
 
 Read, a path walks nested records (dicts) and lists (a segment of digits indexes a
-list); a missing step gives None. Written, a path builds nested dicts, so one mapping
-entry can fill a sub-record. Paths are split once, when the mapping is compiled.
+list); a missing step gives None. Written, a path builds what it walks through: a
+record for a segment followed by a name, a list for one followed by digits (`items.0.name`
+makes `{"items": [{"name": ...}]}`; an index past the end pads the list with nulls).
+The first segment always names a field of the record itself. Paths are split once,
+when the mapping is compiled.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from operator import methodcaller
 from typing import Any
+
+from gateway.mapping.values import LISTS
 
 Segments = tuple[str, ...]
 
@@ -19,39 +26,115 @@ def split_path(path: str) -> Segments | None:
     return segments if all(segments) else None
 
 
-def path_reader(segments: Segments) -> Callable[[Any], Any]:
-    """A function reading `segments` out of a record; None where the path leads nowhere."""
-    if len(segments) == 1:
-        key = segments[0]
-        return lambda record: record.get(key) if isinstance(record, dict) else None
+def path_reader(segments: Segments) -> Callable[[dict[str, Any]], Any]:
+    """A function reading `segments` out of a record (a dict); None where the path
+    leads nowhere."""
+    first, *rest = segments
+    if not rest:
+        return methodcaller("get", first)
+    if len(rest) == 1 and not rest[0].isdigit():
+        second = rest[0]
 
-    def read(record: Any) -> Any:
-        for segment in segments:
-            if isinstance(record, dict):
-                record = record.get(segment)
-            elif isinstance(record, list | tuple) and segment.isdigit():
+        def read_two(record: dict[str, Any]) -> Any:
+            node = record.get(first)
+            return node.get(second) if isinstance(node, dict) else None
+
+        return read_two
+
+    def read(record: dict[str, Any]) -> Any:
+        node = record.get(first)
+        for segment in rest:
+            if isinstance(node, dict):
+                node = node.get(segment)
+            elif isinstance(node, LISTS) and segment.isdigit():
                 index = int(segment)
-                record = record[index] if index < len(record) else None
+                node = node[index] if index < len(node) else None
             else:
                 return None
-        return record
+        return node
 
     return read
 
 
+def _is_index(segments: Segments, position: int) -> bool:
+    """Whether a written path's segment indexes a list (never the first one)."""
+    return position > 0 and segments[position].isdigit()
+
+
+def _child(node: Any, segment: str | int, makes_list: bool) -> Any:
+    if isinstance(segment, int):
+        if len(node) <= segment:
+            node.extend([None] * (segment + 1 - len(node)))
+        child = node[segment]
+        if child is None:
+            child = node[segment] = [] if makes_list else {}
+        return child
+    child = node.get(segment)
+    if child is None:
+        child = node[segment] = [] if makes_list else {}
+    return child
+
+
+def _put(node: Any, segment: str | int, value: Any) -> None:
+    if isinstance(segment, int) and len(node) <= segment:
+        node.extend([None] * (segment + 1 - len(node)))
+    node[segment] = value
+
+
 def path_writer(segments: Segments) -> Callable[[dict[str, Any], Any], None]:
-    """A function setting `segments` in a record, creating the dicts on the way."""
-    *parents, key = segments
-    if not parents:
-
-        def write_flat(record: dict[str, Any], value: Any) -> None:
-            record[key] = value
-
-        return write_flat
+    """A function setting `segments` in a record, creating records and lists on the way."""
+    keys: tuple[str | int, ...] = tuple(
+        int(segment) if _is_index(segments, position) else segment
+        for position, segment in enumerate(segments)
+    )
+    *parents, last = keys
+    if not any(isinstance(key, int) for key in keys):
+        return _record_writer(segments)
+    walk = tuple((key, _is_index(segments, position + 1)) for position, key in enumerate(parents))
 
     def write(record: dict[str, Any], value: Any) -> None:
-        for parent in parents:
-            record = record.setdefault(parent, {})
-        record[key] = value
+        node: Any = record
+        for key, makes_list in walk:
+            node = _child(node, key, makes_list)
+        _put(node, last, value)
 
     return write
+
+
+def _record_writer(segments: Segments) -> Callable[[dict[str, Any], Any], None]:
+    """The writer of a path through records only, the usual case, in one frame."""
+    *parents, last = segments
+
+    def write(record: dict[str, Any], value: Any) -> None:
+        node = record
+        for parent in parents:
+            child = node.get(parent)
+            if child is None:
+                child = node[parent] = {}
+            node = child
+        node[last] = value
+
+    return write
+
+
+@dataclass(frozen=True, slots=True)
+class Clash:
+    """`path` needs `container` to be the other kind than `earlier` made it."""
+
+    path: Segments
+    earlier: Segments
+    container: Segments
+    earlier_makes_list: bool
+
+
+def container_clashes(paths: Iterable[Segments]) -> Iterable[Clash]:
+    """Written paths that need one container to be both a list and a record."""
+    kinds: dict[Segments, tuple[bool, Segments]] = {}
+    for segments in paths:
+        for end in range(1, len(segments)):
+            container = segments[:end]
+            is_list = _is_index(segments, end)
+            earlier_is_list, earlier = kinds.setdefault(container, (is_list, segments))
+            if earlier_is_list != is_list:
+                yield Clash(segments, earlier, container, earlier_is_list)
+                break

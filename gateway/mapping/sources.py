@@ -8,16 +8,23 @@ error, so a typo never maps silently to nothing.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Iterable, Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from operator import attrgetter
+from typing import Any, ClassVar, NamedTuple
 
+from gateway.mapping.catalogue import LIST_DATATYPES
+from gateway.mapping.context import MappingContext
 from gateway.mapping.paths import path_reader, split_path
-from gateway.open311.models import NewRequestUpdate, NewServiceRequest, UpdateStatus
+from gateway.open311.models import (
+    Attribute,
+    ServiceDefinition,
+    UpdateStatus,
+)
 
-Getter = Callable[[Any, Any], Any]
-"""Reads one value from (subject, context): the Open311 input or the backend record,
-and the `MappingContext` (None when a record is read)."""
+Getter = Callable[[Any], Any]
+"""Reads one value: from `Inputs` in a section that writes to the backend, from the
+backend record in a section that reads one."""
 
 ATTRIBUTE_PREFIX = "attributes."
 
@@ -36,64 +43,85 @@ class Domain:
     """Whether every value needs an entry (or a fallback) in such a table."""
 
 
+class Inputs(NamedTuple):
+    """What a writing section reads: the Open311 input and the call's context."""
+
+    subject: Any
+    """A `NewServiceRequest` or a `NewRequestUpdate`."""
+    context: MappingContext
+
+
 def _plain(value: Any) -> Any:
     """A multivaluelist's tuple as a list, as JSON and every backend library expect."""
     return list(value) if isinstance(value, tuple) else value
 
 
 def _attribute(code: str) -> Getter:
-    return lambda request, _context: _plain(request.attributes.get(code))
+    def get(inputs: Inputs) -> Any:
+        value = inputs.subject.attributes.get(code)
+        return list(value) if isinstance(value, tuple) else value  # _plain, without a call
+
+    return get
 
 
-def _all_attributes(request: NewServiceRequest, _context: Any) -> dict[str, Any] | None:
-    return {code: _plain(value) for code, value in request.attributes.items()} or None
+def _all_attributes(inputs: Inputs) -> dict[str, Any] | None:
+    attributes = inputs.subject.attributes
+    return {code: _plain(value) for code, value in attributes.items()} or None
 
 
-def _first_media_url(request: NewServiceRequest, _context: Any) -> str | None:
-    return request.media_urls[0] if request.media_urls else None
+def _first_media_url(inputs: Inputs) -> str | None:
+    media_urls = inputs.subject.media_urls
+    return media_urls[0] if media_urls else None
 
 
-def _citizen_status(update: NewRequestUpdate, _context: Any) -> str:
+def _citizen_status(inputs: Inputs) -> str:
     """mySociety posts update statuses in upper case (FIXED); tables are keyed that way."""
-    return update.status.value.upper()
+    return inputs.subject.status.value.upper()
+
+
+def _fields(**paths: str) -> dict[str, Getter]:
+    """Sources read straight from attributes of the input (C-level getters: no frame)."""
+    return {source: attrgetter(f"subject.{path}") for source, path in paths.items()}
 
 
 CITIZEN_STATUSES = frozenset(status.value.upper() for status in UpdateStatus)
 
 _CONTEXT: dict[str, Getter] = {
-    "context.jurisdiction_id": lambda _subject, context: context.jurisdiction_id,
-    "context.idempotency_key": lambda _subject, context: context.idempotency_key,
-    "context.now": lambda _subject, context: context.now,
+    f"context.{name}": attrgetter(f"context.{name}")
+    for name in ("jurisdiction_id", "idempotency_key", "now")
 }
 
 _NEW_REQUEST: dict[str, Getter] = {
-    "service_code": lambda request, _context: request.service_code,
-    "lat": lambda request, _context: request.location.lat,
-    "long": lambda request, _context: request.location.long,
-    "address_string": lambda request, _context: request.location.address_string,
-    "address_id": lambda request, _context: request.location.address_id,
-    "description": lambda request, _context: request.description,
-    "email": lambda request, _context: request.email,
-    "device_id": lambda request, _context: request.device_id,
-    "account_id": lambda request, _context: request.account_id,
-    "first_name": lambda request, _context: request.first_name,
-    "last_name": lambda request, _context: request.last_name,
-    "phone": lambda request, _context: request.phone,
+    **_fields(
+        service_code="service_code",
+        lat="location.lat",
+        long="location.long",
+        address_string="location.address_string",
+        address_id="location.address_id",
+        description="description",
+        email="email",
+        device_id="device_id",
+        account_id="account_id",
+        first_name="first_name",
+        last_name="last_name",
+        phone="phone",
+    ),
     "media_url": _first_media_url,
     "attributes": _all_attributes,
 }
 
 _NEW_UPDATE: dict[str, Getter] = {
-    "service_request_id": lambda update, _context: update.service_request_id,
-    "update_id": lambda update, _context: update.update_id,
+    **_fields(service_request_id="service_request_id", update_id="update_id"),
     "status": _citizen_status,
-    "updated_datetime": lambda update, _context: update.updated_datetime,
-    "description": lambda update, _context: update.description,
-    "email": lambda update, _context: update.email,
-    "first_name": lambda update, _context: update.first_name,
-    "last_name": lambda update, _context: update.last_name,
-    "account_id": lambda update, _context: update.account_id,
-    "media_url": lambda update, _context: update.media_url,
+    **_fields(
+        updated_datetime="updated_datetime",
+        description="description",
+        email="email",
+        first_name="first_name",
+        last_name="last_name",
+        account_id="account_id",
+        media_url="media_url",
+    ),
 }
 
 
@@ -105,6 +133,7 @@ class InputScope:
     fields: Mapping[str, Getter]
     domains: Mapping[str, Domain] = field(default_factory=dict)
     attributes: bool = False
+    reads_backend: ClassVar[bool] = False
 
     def reader(self, source: str) -> Getter:
         if source in self.fields:
@@ -123,14 +152,19 @@ class InputScope:
 
 
 class RecordScope:
-    """The sources of a section that reads a backend record: any field path in it."""
+    """The sources of a section that reads a backend record: any field path in it.
+
+    Its getters take the record itself, checked to be a dict before any of them runs
+    (`gateway.mapping.compiled`).
+    """
+
+    reads_backend = True
 
     def reader(self, source: str) -> Getter:
         segments = split_path(source)
         if segments is None:
             raise SourceError(f"'{source}' is not a field path: a segment is empty")
-        read = path_reader(segments)
-        return lambda record, _context: read(record)
+        return path_reader(segments)
 
     def domain(self, source: str) -> Domain | None:
         return None
@@ -139,8 +173,27 @@ class RecordScope:
 Scope = InputScope | RecordScope
 
 
-def new_request_scope(service_codes: Collection[str]) -> InputScope:
-    domains = {}
+def _attribute_domains(definitions: Iterable[ServiceDefinition]) -> dict[str, Domain]:
+    """The values of each list attribute, where every service declaring it lists them."""
+    declared: dict[str, list[Attribute]] = {}
+    for definition in definitions:
+        for attribute in definition.attributes:
+            declared.setdefault(attribute.code, []).append(attribute)
+    return {
+        f"{ATTRIBUTE_PREFIX}{code}": Domain(
+            f"a value of attribute '{code}'",
+            frozenset(value.key for attribute in attributes for value in attribute.values),
+            complete=False,
+        )
+        for code, attributes in declared.items()
+        if all(attribute.datatype in LIST_DATATYPES for attribute in attributes)
+    }
+
+
+def new_request_scope(
+    service_codes: Collection[str], definitions: Iterable[ServiceDefinition]
+) -> InputScope:
+    domains = _attribute_domains(definitions)
     if service_codes:
         domains["service_code"] = Domain(
             "a service code of this mapping", frozenset(service_codes), complete=True

@@ -5,7 +5,8 @@ backwards (`value → key`) when the table is written from the other side, and i
 (`value → every key giving it`) to turn an Open311 filter into backend values, which
 is how `status=open` becomes every backend state that reads as open. A value of null
 means "no value": the target is left out. A value not in the table takes the
-`fallback` when one is given, else it is a `MappingError`. Filters list only the keys
+`fallback` when one is given; without one it has no value when the entry has a
+`default` (which then applies), else it is a `MappingError`. Filters list only the keys
 written in a table: a backend value that only the fallback covers is not found by one.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from gateway.mapping.errors import MappingError
+from gateway.mapping.values import NUMBERS, kind_of
 
 Scalar = str | int | float | bool
 
@@ -34,9 +36,20 @@ class ValueTable(BaseModel):
         return "fallback" in self.model_fields_set
 
 
-def table_key(value: Any) -> str:
-    """Table keys are text in YAML; a backend's numeric code finds its entry as text."""
-    return value if isinstance(value, str) else str(value)
+def table_key(value: Any) -> str | None:
+    """Table keys are text in YAML; a backend's numeric code finds its entry as text.
+
+    Only text and numbers can be keys: anything else (a record, a list, bytes) is in
+    no table.
+    """
+    if isinstance(value, str):
+        return value
+    if isinstance(value, NUMBERS):
+        try:
+            return str(value)
+        except ValueError:  # an int beyond Python's digit limit
+            return None
+    return None
 
 
 class Lookup:
@@ -56,11 +69,11 @@ class Lookup:
         """Values given by several keys: reading backwards could not tell which key."""
         return [value for value, keys in self._keys_by_value.items() if len(keys) > 1]
 
-    def forward(self, source: str) -> Callable[[Any], Any]:
-        return self._translator(self.table.values, source)
+    def forward(self, source: str, *, defaulted: bool) -> Callable[[Any], Any]:
+        return self._translator(self.table.values, source, defaulted)
 
-    def backwards(self, source: str) -> Callable[[Any], Any]:
-        return self._translator(self._backwards, source)
+    def backwards(self, source: str, *, defaulted: bool) -> Callable[[Any], Any]:
+        return self._translator(self._backwards, source, defaulted)
 
     def keys_giving(self, values: Iterable[Any]) -> tuple[str, ...]:
         """Every key whose value is one of `values`, without repeats."""
@@ -78,17 +91,24 @@ class Lookup:
                 found[value] = None
         return tuple(found)
 
-    def _translator(self, entries: dict[str, Any], source: str) -> Callable[[Any], Any]:
-        name, has_fallback, fallback = self.name, self.table.has_fallback, self.table.fallback
+    def _translator(
+        self, entries: dict[str, Any], source: str, defaulted: bool
+    ) -> Callable[[Any], Any]:
+        """`defaulted`: the entry has a `default`, which stands in for a missing fallback."""
+        name, fallback = self.name, self.table.fallback
+        if self.table.has_fallback or defaulted:
+
+            def translate_or_fall_back(value: Any) -> Any:
+                key = value if value.__class__ is str else table_key(value)
+                return fallback if key is None else entries.get(key, fallback)
+
+            return translate_or_fall_back
 
         def translate(value: Any) -> Any:
-            try:
-                return entries[table_key(value)]
-            except KeyError:
-                if has_fallback:
-                    return fallback
-                raise MappingError(
-                    f"{source}: '{value}' is not in table '{name}', which has no fallback"
-                ) from None
+            key = value if value.__class__ is str else table_key(value)
+            if key is not None and key in entries:
+                return entries[key]
+            shown = kind_of(value) if key is None else f"'{key}'"
+            raise MappingError(f"{source}: {shown} is not in table '{name}', which has no fallback")
 
         return translate

@@ -9,37 +9,27 @@ from __future__ import annotations
 
 import types
 from collections.abc import Callable, Mapping
-from datetime import UTC, datetime
-from decimal import Decimal
+from datetime import datetime
 from enum import Enum
-from typing import Annotated, Any, Generic, TypeVar, Union, get_args, get_origin
+from typing import Annotated, Any, Generic, NamedTuple, TypeVar, Union, get_args, get_origin
 
 from pydantic import AwareDatetime, BaseModel, ValidationError
 
+from gateway.mapping.conversions import as_instant, as_text
 from gateway.mapping.errors import MappingError
 
 M = TypeVar("M", bound=BaseModel)
 Coerce = Callable[[Any], Any]
 
 
-def as_text(value: Any) -> str:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float | Decimal) and not isinstance(value, bool):
-        return str(value)
-    raise MappingError(f"a {type(value).__name__} is not text")
+class Coercion(NamedTuple):
+    """How a backend value is made to fit a field; values of type `fits` already do."""
+
+    apply: Coerce | None
+    fits: type | None
 
 
-def as_instant(value: Any) -> datetime:
-    """A date-time with a zone; backends that store naive times store them in UTC."""
-    if isinstance(value, str):
-        try:
-            value = datetime.fromisoformat(value)
-        except ValueError:
-            raise MappingError(f"'{value}' is not an ISO 8601 date-time") from None
-    if not isinstance(value, datetime):
-        raise MappingError(f"a {type(value).__name__} is not a date-time")
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+_NONE = Coercion(None, None)
 
 
 def _members(annotation: Any) -> set[Any]:
@@ -66,16 +56,16 @@ class ModelTarget(Generic[M]):
         self.required = tuple(
             name for name, info in model.model_fields.items() if info.is_required()
         )
-        self._coercions: dict[str, Coerce | None] = {}
+        self._coercions: dict[str, Coercion] = {}
         self._choices: dict[str, tuple[str, ...]] = {}
         for name, info in model.model_fields.items():
             members = _members(info.annotation)
             if any(_is_datetime(member) for member in members):
-                self._coercions[name] = as_instant
+                self._coercions[name] = Coercion(as_instant, None)
             elif str in members:
-                self._coercions[name] = as_text
+                self._coercions[name] = Coercion(as_text, str)
             else:
-                self._coercions[name] = None
+                self._coercions[name] = _NONE
             for enum in filter(_is_enum, members):
                 self._choices[name] = tuple(str(choice.value) for choice in enum)
 
@@ -83,7 +73,7 @@ class ModelTarget(Generic[M]):
     def fields(self) -> tuple[str, ...]:
         return tuple(self._coercions)
 
-    def coercion(self, name: str) -> Coerce | None:
+    def coercion(self, name: str) -> Coercion:
         return self._coercions[name]
 
     def choices(self, name: str) -> tuple[str, ...] | None:

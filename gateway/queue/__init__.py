@@ -5,6 +5,7 @@ delivers them to the backend and settles each one. `queue_url` in the configurat
 picks the implementation by its scheme (`urls.SCHEMES`).
 """
 
+from gateway.queue.amqp import AmqpQueue
 from gateway.queue.backoff import Backoff
 from gateway.queue.base import JobQueue, QueueUnavailable
 from gateway.queue.embedded import EmbeddedQueue
@@ -13,6 +14,7 @@ from gateway.queue.urls import SCHEMES, check_queue_url, open_queue, queue_url_b
 
 __all__ = [
     "SCHEMES",
+    "AmqpQueue",
     "Backoff",
     "DeadLetter",
     "EmbeddedQueue",

@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from yarl import URL
+
+from gateway.queue.amqp import DEFAULT_PREFETCH, AmqpQueue
 from gateway.queue.base import JobQueue
 from gateway.queue.embedded import EmbeddedQueue
 
-SCHEMES = ("sqlite",)
-"""Supported schemes: `sqlite:///path/queue.db` is the embedded queue."""
+SCHEMES = ("sqlite", "amqp", "amqps")
+"""Supported schemes: `sqlite:///path/queue.db` is the embedded queue;
+`amqp://user:password@host:5672/vhost` (or `amqps://` over TLS) is RabbitMQ."""
 
+_AMQP_SCHEMES = ("amqp", "amqps")
 _QUEUE_FILE = "queue.db"
 
 
@@ -20,14 +25,19 @@ def check_queue_url(url: str) -> str:
         raise ValueError(
             f"unsupported queue URL scheme '{scheme}'; supported: {', '.join(SCHEMES)}"
         )
-    if not rest.startswith("/") or rest.strip("/") in ("", ":memory:"):
+    if scheme in _AMQP_SCHEMES:
+        if not URL(url).host:
+            raise ValueError(f"a RabbitMQ queue URL names its broker: {scheme}://user@host/")
+    elif not rest.startswith("/") or rest.strip("/") in ("", ":memory:"):
         raise ValueError("a sqlite queue URL names a file: sqlite:///path/to/queue.db")
     return url
 
 
-def open_queue(url: str) -> JobQueue:
-    """The queue a URL names, not started yet."""
+def open_queue(url: str, *, prefetch: int = DEFAULT_PREFETCH) -> JobQueue:
+    """The queue a URL names, not started yet; `prefetch` applies to RabbitMQ only."""
     check_queue_url(url)
+    if url.partition("://")[0] in _AMQP_SCHEMES:
+        return AmqpQueue(url, prefetch=prefetch)
     return EmbeddedQueue(Path(url.partition(":///")[2]))
 
 

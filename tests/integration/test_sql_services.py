@@ -38,7 +38,7 @@ services:
       service_name: label
       description: {from: help_text, default: ''}
       group: section
-      type: {from: batch, table: service_type}
+      type: {from: batch, table: service_type, default: realtime}
   overrides:
     RD-POT:
       service_name: Pothole

@@ -42,7 +42,7 @@ READ = """\
       description: {from: blurb, default: ''}
       group: area
       keywords: tags
-      type: {from: kind, table: kind}
+      type: {from: kind, table: kind, default: realtime}
 """
 OVERRIDES = """\
   overrides:
@@ -175,6 +175,42 @@ def test_records_are_read_with_the_mapping_operations(tmp_path: Path) -> None:
     assert web.service_code == "WEB"  # the services `add` writes come after the backend's
 
 
+def test_read_takes_every_operation_of_the_language(tmp_path: Path) -> None:
+    read = """\
+    read:
+      service_code: {from: code, convert: str}
+      service_name: {template: "{title} ({area})"}
+      description: {from: blurb, truncate: 4, default: ''}
+      keywords: {from: tags, split: ','}
+      type:
+        when:
+          - if: {field: kind, in: [RT, NOW]}
+            then: {const: realtime}
+        else: {const: batch}
+"""
+    record = {"code": 7, "title": "Hole", "area": "Roads", "blurb": "Deep hole", "kind": "NOW"}
+    built = source(tmp_path, document(read=read, overrides="", add="")).build(
+        [{**record, "tags": "road, hole"}, {**DOG, "code": "DOG", "area": "Parks"}]
+    )
+    assert built.services == (
+        Service(
+            service_code="7",
+            service_name="Hole (Roads)",
+            description="Deep",
+            metadata=False,
+            type=ServiceType.REALTIME,
+            keywords=("road", "hole"),
+        ),
+        Service(
+            service_code="DOG",
+            service_name="Dog fouling (Parks)",
+            description="Dog ",
+            metadata=False,
+            type=ServiceType.BATCH,
+        ),
+    )
+
+
 def test_a_numeric_code_becomes_text(tmp_path: Path) -> None:
     contents = source(tmp_path, document(overrides="", add="")).build([{**POT, "code": 7}])
     assert [service.service_code for service in contents.services] == ["7"]
@@ -221,7 +257,11 @@ def test_an_empty_list_leaves_what_the_mapping_adds(tmp_path: Path) -> None:
             "service record 1: the backend record is not an Open311 service: "
             "service_name: Field required",
         ),
-        ([{**POT, "kind": "ZZ"}], "kind: 'ZZ' is not in table 'kind', which has no fallback"),
+        (
+            [{**POT, "tags": "road"}],
+            "service record 0: the backend record is not an Open311 service: "
+            "keywords: Input should be a valid tuple",
+        ),
         ([{**POT, "title": ["a"]}], "service record 0: service_name: a list is not text"),
         (
             [POT, DOG, {**POT, "title": "Again"}],
@@ -267,10 +307,31 @@ def test_read_must_map_the_code_and_the_name(tmp_path: Path) -> None:
 
 
 def test_read_values_are_checked_like_requests_read(tmp_path: Path) -> None:
-    text = document(read=READ.replace("{from: kind, table: kind}", "{const: fast}"))
+    text = document(
+        read=READ.replace("{from: kind, table: kind, default: realtime}", "{const: fast}")
+    )
     assert load_errors(tmp_path, text) == [
         f"{at(tmp_path, text, 'const: fast')}: services.from_backend.read.type.const: "
         "'fast' cannot be the type of an Open311 service (realtime, batch, blackbox)"
+    ]
+    text = document(read=READ.replace(", default: realtime", ""))
+    assert load_errors(tmp_path, text) == [
+        f"{at(tmp_path, text, 'table: kind')}: services.from_backend.read.type.table: "
+        "table 'kind' has no fallback and the entry no default: a backend value missing "
+        "from the table would leave type unmapped"
+    ]
+
+
+def test_read_problems_of_the_language_are_located_in_services(tmp_path: Path) -> None:
+    read = READ.replace("service_name: title", "service_name: {template: '{title'}").replace(
+        "group: area", "group: {from: area, convert: {to: int, format: '%Y'}}"
+    )
+    text = document(read=read)
+    assert load_errors(tmp_path, text) == [
+        f"{at(tmp_path, text, 'template')}: services.from_backend.read.service_name.template: "
+        "a '{' opens a placeholder that is never closed",
+        f"{at(tmp_path, text, 'format')}: services.from_backend.read.group.convert.format: "
+        "format is only for datetime and date, not int",
     ]
 
 
@@ -352,6 +413,33 @@ def test_every_problem_at_once(tmp_path: Path) -> None:
         "services.from_backend",
         "services.from_backend.read",
         "services.overrides.WEB",
+    ]
+
+
+def test_conditions_are_checked_against_the_attributes_the_mapping_gives(tmp_path: Path) -> None:
+    """The values of list attributes that overrides and `add` define are known at load;
+    the service codes a backend will list are not."""
+    attributes = (
+        "      attributes:\n"
+        "        - code: size\n"
+        "          datatype: singlevaluelist\n"
+        "          order: 1\n"
+        "          description: How big?\n"
+        "          values: [{key: small, name: Small}, {key: large, name: Large}]\n"
+    )
+    overrides = f"  overrides:\n    POT:\n{attributes}"
+    rule = (
+        "    priority:\n"
+        "      when:\n"
+        "        - {if: {field: attributes.size, in: [large, huge]}, then: {const: HIGH}}\n"
+        "        - {if: {field: service_code, equals: ANY}, then: {const: LOW}}\n"
+    )
+    text = document(overrides=overrides).replace(
+        "    category: service_code\n", f"    category: service_code\n{rule}"
+    )
+    assert load_errors(tmp_path, text) == [
+        f"{at(tmp_path, text, 'huge')}: requests.create.priority.when.0.if.in.1: "
+        "'huge' is not a value of attribute 'size'"
     ]
 
 

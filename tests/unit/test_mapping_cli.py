@@ -138,6 +138,7 @@ def test_apply_request_prints_the_backend_payload(tmp_path: Path, capsys) -> Non
         "category": "RD-POT",
         "dept": "HIGHWAYS",
         "state": "NEW",
+        "priority": "NORMAL",
         "summary": "Deep hole by the bus stop",
         "latitude": 51.5072,
         "longitude": -0.1276,
@@ -211,7 +212,7 @@ def test_apply_request_reports_a_value_the_mapping_cannot_translate(tmp_path: Pa
     assert status == 1
     assert err == (
         f"{mapping}: the request cannot be mapped for the backend: "
-        "attributes.kind: 'rail' is not in table 'kinds', which has no fallback\n"
+        "kind: attributes.kind: 'rail' is not in table 'kinds', which has no fallback\n"
     )
 
 
@@ -232,6 +233,44 @@ def test_apply_request_prints_dates_written_in_the_mapping(tmp_path: Path, capsy
         f"{mapping}: the payload has no JSON form: "
         "a bytes is neither text, a number nor a date-time\n"
     )
+
+
+def test_apply_request_shows_what_every_operation_makes(tmp_path: Path, capsys) -> None:
+    mapping = tmp_path / "city.yaml"
+    create = "  create:\n"
+    entries = """\
+    title: {template: "{service_code} at {address_string}", truncate: 12}
+    lat: {from: lat, convert: decimal}
+    local:
+      from: context.now
+      convert: {to: datetime, format: "%d/%m/%Y %H:%M", timezone: Europe/London}
+    urgent:
+      when:
+        - if: {field: attributes.kind, in: [road, rail]}
+          then: {const: true}
+      else: {const: false}
+    words: {from: description, split: ","}
+    items.0.text: {from: description, truncate: 4}
+"""
+    mapping.write_text(CONTEXT_MAPPING.replace(create, create + entries), encoding="utf-8")
+    body = {
+        "service_code": "POT",
+        "address_string": "1 High St",
+        "lat": 51.25,
+        "long": 2,
+        "description": "deep, wide",
+        "attribute[kind]": "road",
+    }
+    request = write_json(tmp_path, "req.json", body)
+    status, out, err = run(capsys, "apply", str(mapping), "--request", str(request), "--now", NOW)
+    assert (status, err) == (0, "")
+    payload = json.loads(out)
+    assert payload["title"] == "POT at 1 Hig"
+    assert payload["lat"] == 51.25
+    assert payload["local"] == "01/05/2026 13:00"
+    assert payload["urgent"] is True
+    assert payload["words"] == ["deep", "wide"]
+    assert payload["items"] == [{"text": "deep"}]
 
 
 @pytest.mark.parametrize(
@@ -292,12 +331,12 @@ def test_apply_record_prints_the_request_as_the_gateway_serves_it(tmp_path: Path
 
 
 def test_apply_record_reports_a_record_the_mapping_cannot_read(tmp_path: Path, capsys) -> None:
-    record = write_json(tmp_path, "rec.json", {**TICKET, "state": "LOST"})
+    record = write_json(tmp_path, "rec.json", {**TICKET, "category": "RD-LOST"})
     status, out, err = run(capsys, "apply", str(EMBEDDED), "--record", str(record))
     assert (status, out) == (1, "")
     assert err == (
         f"{record}: the record cannot be mapped: "
-        "state: 'LOST' is not in table 'request_status', which has no fallback\n"
+        "service_code: category: 'RD-LOST' is not in table 'category', which has no fallback\n"
     )
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 from jsonschema import Draft202012Validator
 from jsonschema.exceptions import best_match
@@ -66,7 +66,7 @@ requests:
     ref: context.idempotency_key
   read:
     service_request_id: id
-    status: {from: state, table: status}
+    status: {from: state, table: status, default: open}
     service_code: kind
     requested_datetime: created
 updates:
@@ -79,6 +79,37 @@ updates:
     status: {from: state, default: open}
     updated_datetime: at
 """
+
+LANGUAGE = MAPPING.replace(
+    "    ref: context.idempotency_key\n",
+    """\
+    ref: context.idempotency_key
+    title: {template: "{first_name} {last_name}", truncate: 40, default: anonymous}
+    depth: {from: attributes.depth, convert: decimal}
+    words: {from: description, split: ",", table: null}
+    items.0.text: {from: description, truncate: 10}
+    due: {from: context.now, convert: {to: datetime, format: "%Y-%m-%d %H:%M", timezone: UTC}}
+    priority:
+      when:
+        - if:
+            all:
+              - {field: service_code, in: [POT]}
+              - any: [{field: attributes.depth, present: true}, {field: email, equals: x}]
+          then: {const: HIGH}
+        - {if: {field: attributes.depth, equals: 9}, then: lat}
+      else: {const: NORMAL}
+""",
+).replace(
+    "    requested_datetime: created\n",
+    """\
+    requested_datetime: created
+    description: {template: "{state}: {kind}", default: ""}
+    updated_datetime: {from: changed, convert: {to: datetime, format: "%d/%m/%Y %H:%M"}}
+    address: {from: lines, join: ", "}
+    lat: {from: y, convert: float}
+""",
+)
+"""MAPPING with every operation and modifier of the language."""
 
 
 def example_mappings() -> list[Path]:
@@ -152,8 +183,9 @@ def test_the_schema_accepts_each_example_mapping(
         MAPPING[: MAPPING.index("updates:")],
         MAPPING.replace("    ticket_id: service_request_id\n", "    note: {const: null}\n"),
         MAPPING.replace('default: ""', "default: {a: [1, 2]}, table: null, reverse: false"),
+        LANGUAGE,
     ],
-    ids=["full", "no updates", "const null", "every option"],
+    ids=["full", "no updates", "const null", "every option", "the whole language"],
 )
 def test_the_schema_and_the_loader_accept_the_same_mappings(
     tmp_path: Path, validator: Draft202012Validator, text: str
@@ -168,8 +200,8 @@ def test_the_schema_and_the_loader_accept_the_same_mappings(
     ("old", "new", "where"),
     [
         ("tables:", "tabels:", ": Additional properties are not allowed ('tabels'"),
-        ("{from: state, table: status}", "{form: state, table: status}", "requests.read.status"),
-        ("{from: state, table: status}", "{from: state, tabel: status}", "requests.read.status"),
+        ("{from: state, table: status", "{form: state, table: status", "requests.read.status"),
+        ("{from: state, table: status", "{from: state, tabel: status", "requests.read.status"),
         ("{const: NEW}", "{const: NEW, from: state}", "requests.create.state"),
         ("kind: service_code", "kind: 5", "requests.create.kind"),
         ("kind: service_code", "kind: ''", "requests.create.kind"),
@@ -180,6 +212,17 @@ def test_the_schema_and_the_loader_accept_the_same_mappings(
         ("  history:\n", "  historie:\n", "backend: 'history' is a required property"),
         ("at: datetime, state", "at: timestamp, state", "backend.history.columns.at"),
         ("connector: sql", "connector: ''", "connector: '' should be non-empty"),
+        ('template: "{first', 'tempalte: "{first', "requests.create.title"),
+        ("truncate: 40", "truncate: forty", "requests.create.title"),
+        ('split: ","', 'split: ""', "requests.create.words"),
+        ("convert: decimal", "convert: decimals", "requests.create.depth"),
+        ("timezone: UTC", "zone: UTC", "requests.create.due"),
+        ("then: {const: HIGH}", "than: {const: HIGH}", "requests.create.priority"),
+        ("equals: x}", "equals: x, in: [y]}", "requests.create.priority"),
+        ("in: [POT]", "in: []", "requests.create.priority"),
+        ("present: true", "present: maybe", "requests.create.priority"),
+        ("else: {const: NORMAL}", "otherwise: {const: NORMAL}", "requests.create.priority"),
+        ('join: ", "', "join: [', ']", "requests.read.address"),
     ],
     ids=[
         "unknown section",
@@ -195,13 +238,24 @@ def test_the_schema_and_the_loader_accept_the_same_mappings(
         "backend table missing",
         "unknown column type",
         "empty connector",
+        "misspelt template",
+        "truncate not a number",
+        "empty split",
+        "unknown conversion",
+        "misspelt conversion option",
+        "rule without then",
+        "condition with two tests",
+        "condition with no value",
+        "present not a boolean",
+        "misspelt else",
+        "join not text",
     ],
 )
 def test_the_schema_flags_the_mistakes_the_loader_refuses(
     tmp_path: Path, validator: Draft202012Validator, old: str, new: str, where: str
 ) -> None:
-    assert old in MAPPING
-    text = MAPPING.replace(old, new, 1)
+    assert old in LANGUAGE
+    text = LANGUAGE.replace(old, new, 1)
     path = tmp_path / "city.yaml"
     path.write_text(text, encoding="utf-8")
     with pytest.raises(FileErrors):
@@ -219,18 +273,49 @@ def test_the_backend_is_free_for_a_connector_without_a_model() -> None:
 
 
 OPERATION = TypeAdapter(Operation)
-SCALARS = st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from(["", "x", "state"])
-ENTRIES = (
-    SCALARS
-    | st.lists(SCALARS, max_size=2)
-    | st.dictionaries(
-        st.sampled_from(["from", "const", "default", "table", "reverse", "form", "tabel"]),
-        SCALARS | st.lists(SCALARS, max_size=2),
-        max_size=4,
-    )
+SCALARS = (
+    st.none() | st.booleans() | st.integers(-2, 2) | st.sampled_from(["", "x", "state", "int"])
+)
+LEAVES = SCALARS | st.lists(SCALARS, max_size=2)
+NAMES = st.sampled_from(["x", "state", "int"]) | SCALARS
+"""Mostly a source name: the entries that need one are then often valid."""
+CONVERTS = st.fixed_dictionaries({"to": NAMES}, optional={"format": NAMES, "zone": SCALARS})
+MODIFIERS = {
+    **dict.fromkeys(["split", "join", "table"], NAMES),
+    "reverse": st.booleans() | SCALARS,
+    "truncate": SCALARS,
+    "convert": NAMES | CONVERTS,
+    "default": LEAVES,
+}
+CONDITIONS = st.recursive(
+    st.fixed_dictionaries(
+        {"field": NAMES},
+        optional={"equals": SCALARS, "in": LEAVES, "present": st.booleans() | SCALARS},
+    ),
+    lambda inner: st.fixed_dictionaries(
+        {}, optional={"all": st.lists(inner, max_size=2), "any": st.lists(inner, max_size=2)}
+    ),
+    max_leaves=4,
 )
 
 
+def _operations(inner: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
+    """Entries of each kind, each option present or not, any value of any type (so that
+    both valid and broken entries come up), a misspelt key now and then."""
+    rule = st.fixed_dictionaries({"if": CONDITIONS, "then": inner}, optional={"fi": SCALARS})
+    return (
+        st.fixed_dictionaries({"from": NAMES}, optional={**MODIFIERS, "tabel": SCALARS})
+        | st.fixed_dictionaries({"template": NAMES}, optional=MODIFIERS)
+        | st.fixed_dictionaries({"const": LEAVES}, optional={"form": SCALARS})
+        | st.fixed_dictionaries({"when": st.lists(rule, max_size=2)}, optional={"else": inner})
+        | st.fixed_dictionaries({}, optional={"tempalte": SCALARS, "default": LEAVES})
+    )
+
+
+ENTRIES = st.recursive(NAMES | LEAVES, _operations, max_leaves=6)
+
+
+@settings(max_examples=300)
 @given(entry=ENTRIES)
 def test_the_schema_accepts_an_entry_exactly_when_the_engine_does(
     validator: Draft202012Validator, entry: Any

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import GatewayConfig, load_config
-from gateway.queue import EmbeddedQueue, check_queue_url, open_queue
+from gateway.queue import AmqpQueue, EmbeddedQueue, check_queue_url, open_queue
 from gateway.yamlfile import FileErrors
 from mappings import mapping_path
 
@@ -44,16 +44,16 @@ def test_relative_queue_files_live_next_to_the_config(tmp_path: Path) -> None:
 
 
 def test_an_unsupported_scheme_is_a_located_config_error(tmp_path: Path) -> None:
-    path = write_config(tmp_path, "  queue_url: amqp://guest@rabbit/\n")
+    path = write_config(tmp_path, "  queue_url: redis://cache/\n")
     with pytest.raises(FileErrors) as raised:
         load_config(path)
     (message,) = raised.value.messages
     assert message.startswith(f"{path}:2:3: gateway.queue_url: ")
-    assert "unsupported queue URL scheme 'amqp'; supported: sqlite" in message
+    assert "unsupported queue URL scheme 'redis'; supported: sqlite, amqp, amqps" in message
 
 
 @pytest.mark.parametrize("url", ["sqlite://", "sqlite:///", "sqlite:///:memory:", "queue.db"])
-def test_a_queue_url_must_name_a_file(url: str) -> None:
+def test_a_sqlite_queue_url_must_name_a_file(url: str) -> None:
     with pytest.raises(ValueError):
         check_queue_url(url)
 
@@ -62,3 +62,25 @@ def test_a_sqlite_url_opens_the_embedded_queue(tmp_path: Path) -> None:
     queue = open_queue(f"sqlite:///{tmp_path / 'queue.db'}")
     assert isinstance(queue, EmbeddedQueue)
     assert queue.path == tmp_path / "queue.db"
+
+
+@pytest.mark.parametrize("url", ["amqp://", "amqp:///vhost", "amqps://:5671/"])
+def test_a_rabbitmq_queue_url_must_name_a_host(url: str) -> None:
+    with pytest.raises(ValueError, match="names its broker"):
+        check_queue_url(url)
+
+
+@pytest.mark.parametrize("url", ["amqp://gateway@rabbit:5672/open311", "amqps://rabbit/"])
+def test_an_amqp_url_opens_the_rabbitmq_queue(url: str) -> None:
+    queue = open_queue(url)
+    assert isinstance(queue, AmqpQueue)
+    assert queue.topology.work_queue == "open311.jobs"
+
+
+def test_a_rabbitmq_queue_url_is_kept_as_written(tmp_path: Path) -> None:
+    path = write_config(
+        tmp_path, "  queue_url: amqp://gateway@rabbit/open311\n  queue_prefetch: 8\n"
+    )
+    gateway = load_config(path).gateway
+    assert gateway.queue_url == "amqp://gateway@rabbit/open311"
+    assert gateway.queue_prefetch == 8
