@@ -51,7 +51,13 @@ from gateway.logs import get_logger
 from gateway.queue.amqp_deliveries import Deliveries, Delivery
 from gateway.queue.amqp_link import connect, where
 from gateway.queue.amqp_messages import dead_letter_of, job_message, job_of
-from gateway.queue.amqp_topology import DELAY_TIERS, DELIVERY_LIMIT, ROUTING_KEY, Topology
+from gateway.queue.amqp_topology import (
+    DEFAULT_PREFIX,
+    DELAY_TIERS,
+    DELIVERY_LIMIT,
+    ROUTING_KEY,
+    Topology,
+)
 from gateway.queue.base import QueueUnavailable
 from gateway.queue.jobs import DeadLetter, Job, Lease
 
@@ -99,7 +105,7 @@ class AmqpQueue:
         self,
         url: str,
         *,
-        name_prefix: str = "open311",
+        name_prefix: str = DEFAULT_PREFIX,
         prefetch: int = DEFAULT_PREFETCH,
         delay_tiers: tuple[float, ...] = DELAY_TIERS,
         delivery_limit: int = DELIVERY_LIMIT,
@@ -162,7 +168,10 @@ class AmqpQueue:
             await self._consuming()
             self._work_arrived.clear()
             expires_at = self._clock() + timedelta(seconds=lease_seconds)
-            return [Lease(job, token, expires_at) for token, job in self._deliveries.take(limit)]
+            return [
+                Lease(delivery.job, token, expires_at, redelivered=delivery.message.redelivered)
+                for token, delivery in self._deliveries.take(limit)
+            ]
 
     async def complete(self, job_id: str, lease_token: str) -> bool:
         with self._operation():

@@ -39,10 +39,13 @@ the default 5 min cap still spreads a failed burst over several tiers."""
 
 DELIVERY_LIMIT = 20
 
+DEFAULT_PREFIX = "open311"
+"""How the names of the exchanges and queues begin unless configured otherwise."""
+
 
 @dataclass(frozen=True, slots=True)
 class Topology:
-    prefix: str = "open311"
+    prefix: str = DEFAULT_PREFIX
     delay_tiers: tuple[float, ...] = DELAY_TIERS
     delivery_limit: int = DELIVERY_LIMIT
     max_length: int | None = None
