@@ -25,14 +25,11 @@ from connectors.base import (
     UnsupportedError,
 )
 from gateway.breaker import BreakerOpen, CircuitBreaker
-from gateway.config import ConnectorConfig
+from gateway.config import CALL_GRACE_SECONDS, ConnectorConfig
 from gateway.metrics import Metrics
 
 P = ParamSpec("P")
 T = TypeVar("T")
-
-GRACE_SECONDS = 1.0
-"""Extra time allowed past the connector's own timeout before the gateway gives up."""
 
 
 class Busy(TransientError):
@@ -100,7 +97,7 @@ class Backend:
             with self.breaker.guard(_unwell):
                 await self._turn()
                 try:
-                    async with asyncio.timeout(self.timeout + GRACE_SECONDS):
+                    async with asyncio.timeout(self.timeout + CALL_GRACE_SECONDS):
                         return await operation(*args, **kwargs)
                 finally:
                     self._slots.release()

@@ -1,10 +1,11 @@
-"""The `open311-gateway` command: serve, check a configuration, work on mappings, mint API
-keys, dead letters."""
+"""The `open311-gateway` command: serve, deliver (worker), check a configuration, work on
+mappings, mint API keys, dead letters."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import signal
 import sys
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -15,11 +16,12 @@ from connectors.registry import ConnectorNotFound, connector_class
 from gateway import apikeys, logs
 from gateway.config import Config, GatewayConfig, load_config
 from gateway.embedded import JURISDICTION_ID, data_dir, embedded_config, store_url
-from gateway.http.app import create_app
+from gateway.http.app import LISTEN_BACKLOG, create_app
 from gateway.mapping import load_mapping
 from gateway.mapping_commands import add_mapping_commands, print_problems
 from gateway.queue import DeadLetter, JobQueue, QueueUnavailable, open_queue
 from gateway.runtime import Runtime
+from gateway.store import Store, StoreUnavailable, Submission
 from gateway.yamlfile import FileErrors
 
 DEFAULT_HOST = "127.0.0.1"
@@ -47,6 +49,12 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--host", default=DEFAULT_HOST)
     serve.add_argument("--port", type=int, default=DEFAULT_PORT)
     serve.set_defaults(run=_serve)
+
+    worker = commands.add_parser(
+        "worker", help="deliver queued requests to the backends, serving no HTTP"
+    )
+    worker.add_argument("--config", type=Path, help="configuration file (default: embedded)")
+    worker.set_defaults(run=_work)
 
     check = commands.add_parser("check", help="validate a configuration and its mappings")
     check.add_argument("--config", type=Path, required=True)
@@ -92,29 +100,75 @@ def _parser() -> argparse.ArgumentParser:
     )
     discard.add_argument("job_id", metavar="ID")
     discard.set_defaults(run=_dead_letter_command(_discard_dead_letter))
+    audit = dlq_commands.add_parser(
+        "audit",
+        parents=[queue_config],
+        help="requests the store recorded as dead-lettered, newest first, with the reason",
+    )
+    audit.add_argument("--limit", type=int, default=50)
+    audit.add_argument("--offset", type=int, default=0)
+    audit.set_defaults(run=_audit_dead_submissions)
     return parser
 
 
 def _serve(args: argparse.Namespace) -> int:
-    if args.config is None:
-        config, minted = embedded_config(data_dir(), f"http://{args.host}:{args.port}")
-        files: list[Path] = []
-        if minted:
-            print(
-                f"Minted the API key for jurisdiction {JURISDICTION_ID} (shown once, only its "
-                f"hash is kept):\n  {minted}\nSet OPEN311_API_KEY to choose your own.",
-                file=sys.stderr,
-            )
-    else:
-        config, files = load_config(args.config), [args.config.resolve()]
+    config, files = _configuration(args.config, f"http://{args.host}:{args.port}")
     problems = _check_jurisdictions(config)
     if problems:
         return print_problems(problems)
     logs.configure()
     runtime = Runtime(config, files)
     logs.get_logger(__name__).info("serving", url=f"http://{args.host}:{args.port}")
-    web.run_app(create_app(runtime), host=args.host, port=args.port, access_log=None, print=None)
+    web.run_app(
+        create_app(runtime),
+        host=args.host,
+        port=args.port,
+        backlog=LISTEN_BACKLOG,
+        access_log=None,
+        print=None,
+    )
     return 0
+
+
+def _work(args: argparse.Namespace) -> int:
+    config, files = _configuration(args.config, f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
+    problems = _check_jurisdictions(config)
+    if problems:
+        return print_problems(problems)
+    logs.configure()
+    asyncio.run(_deliver_until_stopped(Runtime(config, files, worker_only=True)))
+    return 0
+
+
+async def _deliver_until_stopped(runtime: Runtime) -> None:
+    """Deliver until SIGTERM or SIGINT; then finish the deliveries in flight and close."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    log = logs.get_logger(__name__)
+    await runtime.start()
+    log.info("worker_started", jurisdictions=[tenant.id for tenant in runtime.tenants])
+    try:
+        await stop.wait()
+    finally:
+        await runtime.close()
+        log.info("worker_stopped")
+
+
+def _configuration(file: Path | None, base_url: str) -> tuple[Config, list[Path]]:
+    """The configuration in `file` and the files it came from; without a file, the
+    embedded default, whose API key is printed once when it is minted."""
+    if file is not None:
+        return load_config(file), [file.resolve()]
+    config, minted = embedded_config(data_dir(), base_url)
+    if minted:
+        print(
+            f"Minted the API key for jurisdiction {JURISDICTION_ID} (shown once, only its "
+            f"hash is kept):\n  {minted}\nSet OPEN311_API_KEY to choose your own.",
+            file=sys.stderr,
+        )
+    return config, []
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -231,6 +285,35 @@ async def _discard_dead_letter(queue: JobQueue, args: argparse.Namespace) -> int
         return _unknown_dead_letter(args.job_id)
     print(f"{args.job_id}: discarded")
     return 0
+
+
+def _audit_dead_submissions(args: argparse.Namespace) -> int:
+    """The store's record of dead-lettered requests: it outlives a discarded dead letter."""
+    if args.config is None:
+        url = store_url(data_dir())
+    else:
+        url = load_config(args.config).gateway.store_url
+    try:
+        dead = asyncio.run(_dead_submissions(Store(url), args.limit, args.offset))
+    except StoreUnavailable as failure:
+        print(f"store unavailable: {failure}", file=sys.stderr)
+        return 1
+    for submission in dead:
+        settled = (
+            submission.settled_at.isoformat(timespec="seconds") if submission.settled_at else "-"
+        )
+        print(f"{submission.job_id}  {settled}  {submission.jurisdiction_id}  {submission.reason}")
+    if not dead:
+        print("no dead submissions")
+    return 0
+
+
+async def _dead_submissions(store: Store, limit: int, offset: int) -> list[Submission]:
+    await store.start()
+    try:
+        return await store.dead(limit, offset)
+    finally:
+        await store.close()
 
 
 def _unknown_dead_letter(job_id: str) -> int:

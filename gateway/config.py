@@ -8,15 +8,19 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
+from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway import apikeys
-from gateway.queue import check_queue_url, queue_url_beside
+from gateway.queue import Backoff, check_queue_url, queue_url_beside
 from gateway.queue.amqp import DEFAULT_PREFETCH
 from gateway.yamlfile import FileErrors, YamlDocument
+
+CALL_GRACE_SECONDS = 1.0
+"""Extra time allowed past a connector's own timeout before the gateway gives up a call."""
 
 
 class _Section(BaseModel):
@@ -48,6 +52,14 @@ class JurisdictionConfig(_Section):
     api_key_env: str | None = None
     """An environment variable holding a plain key (for containers); hashed at load."""
     connector: ConnectorConfig = Field(default_factory=ConnectorConfig)
+    sync_wait: float = Field(default=2.0, ge=0, le=30)
+    """Seconds a POST to a realtime service waits for the backend's id before it answers
+    with a token instead; batch services always answer with a token at once."""
+    idempotency_param: str | None = Field(default=None, min_length=1)
+    """A POST parameter that identifies a report in the client's system (for example
+    `attribute[fixmystreet_id]`): a repeat of its value is not a new request."""
+    fingerprint_window: float = Field(default=600.0, gt=0)
+    """Seconds within which the same request sent again without any key is a repeat."""
 
     @field_validator("api_keys")
     @classmethod
@@ -56,6 +68,43 @@ class JurisdictionConfig(_Section):
             if not apikeys.is_valid_hash(stored):
                 raise ValueError("api_keys holds hashes ('sha256$salt$digest'), not plain keys")
         return hashes
+
+
+_BACKOFF = Backoff()
+
+
+class BackoffConfig(_Section):
+    base_seconds: float = _BACKOFF.base_seconds
+    cap_seconds: float = _BACKOFF.cap_seconds
+    max_attempts: int = _BACKOFF.max_attempts
+
+    @model_validator(mode="after")
+    def _valid_policy(self) -> BackoffConfig:
+        self.policy()  # Backoff checks its own bounds; its ValueError names the problem
+        return self
+
+    def policy(self) -> Backoff:
+        return Backoff(self.base_seconds, self.cap_seconds, self.max_attempts)
+
+
+class WorkerMode(StrEnum):
+    IN_PROCESS = "in_process"
+    """The gateway delivers the jobs it queues itself."""
+    EXTERNAL = "external"
+    """Separate `open311-gateway worker` processes deliver them."""
+
+
+class WorkerConfig(_Section):
+    mode: WorkerMode = WorkerMode.IN_PROCESS
+    concurrency: int = Field(default=32, ge=1, le=10_000)
+    """Deliveries in flight at once across all backends; each backend's own
+    `concurrency` and `rate_limit` still apply."""
+    lease_seconds: float = Field(default=120.0, gt=0)
+    """How long a job stays with the worker delivering it before another may take it."""
+    poll_seconds: float = Field(default=0.1, gt=0, le=10)
+    """How often an idle worker looks for work queued by another process."""
+    backoff: BackoffConfig = Field(default_factory=BackoffConfig)
+    """Delays between deliveries of a job that failed transiently, and how many."""
 
 
 class GatewayConfig(_Section):
@@ -77,6 +126,7 @@ class GatewayConfig(_Section):
     consumer timeout (30 min by default), past which the broker takes the jobs back."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     access_log: bool = True
+    worker: WorkerConfig = Field(default_factory=WorkerConfig)
 
     @model_validator(mode="before")
     @classmethod
@@ -111,11 +161,31 @@ class Config(_Section):
             raise ValueError(f"jurisdiction ids must be unique: {', '.join(duplicates)}")
         return self
 
+    @model_validator(mode="after")
+    def _leases_outlast_deliveries(self) -> Config:
+        """A job must not be handed to another worker while its delivery may still run."""
+        lease = self.gateway.worker.lease_seconds
+        for jurisdiction in self.jurisdictions:
+            longest = longest_delivery(jurisdiction.connector.timeout)
+            if lease <= longest:
+                raise ValueError(
+                    f"gateway.worker.lease_seconds ({lease:g}) must exceed the longest a "
+                    f"delivery to {jurisdiction.id} may take with its connector timeout "
+                    f"({jurisdiction.connector.timeout:g} s): {longest:g} s"
+                )
+        return self
+
     def changeset(self, files: list[Path]) -> datetime:
         if self.gateway.changeset is not None:
             return self.gateway.changeset
         newest = max((f.stat().st_mtime for f in files if f.exists()), default=0.0)
         return datetime.fromtimestamp(int(newest), UTC)
+
+
+def longest_delivery(timeout: float) -> float:
+    """A delivery makes at most two backend calls (a lookup by key, then the create), each
+    waiting up to `timeout` for a turn and running up to `timeout` plus the grace."""
+    return 2 * (2 * timeout + CALL_GRACE_SECONDS)
 
 
 def load_config(path: str | Path) -> Config:

@@ -12,9 +12,10 @@ from bisect import bisect_left
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from itertools import accumulate
+from typing import Any
 
 from prometheus_client import CONTENT_TYPE_LATEST as CONTENT_TYPE
-from prometheus_client import CollectorRegistry, Gauge, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 from prometheus_client.core import CounterMetricFamily, HistogramMetricFamily, Metric
 from prometheus_client.registry import Collector
 from prometheus_client.utils import floatToGoString
@@ -51,6 +52,32 @@ class Metrics:
             ("jurisdiction",),
             registry=self.registry,
         )
+        self._queue_depth = Gauge(
+            "open311_queue_depth",
+            "Jobs in the queue (ready, waiting for a retry, or being delivered), at scrape.",
+            registry=self.registry,
+        )
+        self._in_flight = Gauge(
+            "open311_deliveries_in_flight",
+            "Jobs this process is delivering now, by jurisdiction.",
+            ("jurisdiction",),
+            registry=self.registry,
+        )
+        self._attempts = Counter(
+            "open311_delivery_attempts",
+            "Deliveries of jobs tried, by jurisdiction.",
+            ("jurisdiction",),
+            registry=self.registry,
+        )
+        self._deliveries = Counter(
+            "open311_deliveries",
+            "Delivery attempts by how they ended: created, found (the backend or the store "
+            "had the record already), retried, dead (dead-lettered), cancelled (shutdown), "
+            "failed (not settled: the job comes back when its lease expires).",
+            ("jurisdiction", "outcome"),
+            registry=self.registry,
+        )
+        self._children: dict[tuple[object, ...], Any] = {}
 
     def request_answered(self, route: str, method: str, status: int, seconds: float) -> None:
         self._requests.add((route, method, str(status)), seconds)
@@ -61,6 +88,25 @@ class Metrics:
 
     def backend_call(self, jurisdiction: str, operation: str, outcome: str, seconds: float) -> None:
         self._backend_calls.add((jurisdiction, operation, outcome), seconds)
+
+    def queue_depth(self, jobs: int) -> None:
+        self._queue_depth.set(jobs)
+
+    def delivery_started(self, jurisdiction: str) -> None:
+        self._child(self._attempts, jurisdiction).inc()
+        self._child(self._in_flight, jurisdiction).inc()
+
+    def delivery_ended(self, jurisdiction: str, outcome: str) -> None:
+        self._child(self._in_flight, jurisdiction).dec()
+        self._child(self._deliveries, jurisdiction, outcome).inc()
+
+    def _child(self, metric: Any, *labels: str) -> Any:
+        """`metric.labels(*labels)`, looked up once per label set."""
+        key = (id(metric), *labels)
+        child = self._children.get(key)
+        if child is None:
+            child = self._children[key] = metric.labels(*labels)
+        return child
 
     def exposition(self) -> bytes:
         return generate_latest(self.registry)

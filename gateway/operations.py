@@ -2,6 +2,8 @@
 
 Every backend call goes through the tenant's `Backend` (limits, breaker, timeout) and
 `_backend`, which turns the connector's typed errors into the answer a client should get.
+New requests are not among them: they go through the queue (`gateway.submission`).
+Citizens' updates are still posted to the backend within the request.
 """
 
 from __future__ import annotations
@@ -21,15 +23,13 @@ from gateway.mapping import MappingContext, MappingError
 from gateway.open311.errors import Open311Error, bad_request, not_found, unavailable
 from gateway.open311.models import (
     NewRequestUpdate,
-    NewServiceRequest,
     RequestQuery,
     RequestReceipt,
     RequestUpdate,
     ServiceRequest,
-    ServiceType,
     UpdateQuery,
 )
-from gateway.store import Store
+from gateway.store import Store, StoreUnavailable, SubmissionState
 from gateway.tenants import Tenant
 
 P = ParamSpec("P")
@@ -58,27 +58,6 @@ def _mapped(tenant: Tenant, error: MappingError) -> Open311Error:
     return Open311Error(502, f"a record of {tenant.id}'s backend could not be mapped: {error}")
 
 
-async def submit_request(
-    store: Store, tenant: Tenant, request: NewServiceRequest, idempotency_key: str
-) -> RequestReceipt:
-    """Create the request in the backend; batch services answer with a token."""
-    service = tenant.catalogue.current().service(request.service_code)
-    context = MappingContext(tenant.id, idempotency_key, datetime.now(UTC))
-    try:
-        payload = tenant.mapping.create_payload(request, context)
-    except MappingError as exc:
-        raise bad_request(f"request cannot be mapped for the backend: {exc}") from None
-    record = await _backend(tenant, tenant.connector.create, payload, idempotency_key)
-    try:
-        service_request_id = tenant.mapping.service_request_id(record)
-    except MappingError as exc:
-        raise _mapped(tenant, exc) from None
-    if service.type is ServiceType.BATCH:
-        token = await store.record_token(tenant.id, service_request_id)
-        return RequestReceipt(token=token, account_id=request.account_id)
-    return RequestReceipt(service_request_id=service_request_id, account_id=request.account_id)
-
-
 async def find_requests(tenant: Tenant, query: RequestQuery) -> list[ServiceRequest]:
     if query.service_request_ids:
         records = await _backend(tenant, tenant.connector.get, query.service_request_ids)
@@ -104,10 +83,19 @@ async def get_request(tenant: Tenant, service_request_id: str) -> ServiceRequest
 
 
 async def resolve_token(store: Store, tenant: Tenant, token: str) -> RequestReceipt:
-    known, service_request_id = await store.resolve_token(tenant.id, token)
-    if not known:
+    """The backend's id once the request is delivered; a notice when it was refused."""
+    try:
+        submission = await store.submission(tenant.id, token)
+    except StoreUnavailable as failure:
+        raise unavailable(str(failure)) from None
+    if submission is None:
         raise not_found(f"token: no token '{token}'")
-    return RequestReceipt(service_request_id=service_request_id, token=token)
+    notice = None
+    if submission.state is SubmissionState.DEAD:
+        notice = f"not delivered: the backend did not accept the request: {submission.reason}"
+    return RequestReceipt(
+        service_request_id=submission.service_request_id, token=token, service_notice=notice
+    )
 
 
 async def list_updates(tenant: Tenant, query: UpdateQuery) -> list[RequestUpdate]:

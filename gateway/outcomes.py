@@ -1,12 +1,9 @@
-"""How a waiting POST hears the outcome of its job: the worker announces it to the
-gateway instance that enqueued the job, which resolves the POST's future.
+"""How a POST waiting for its job hears the outcome.
 
-The instance calls `expect` before it enqueues (so an outcome arriving at once is not
-missed), puts its `address` in the job's `reply_to`, and waits on the future within
-its short wait window; `forget` drops the future when the POST stops waiting. The
-worker announces only after the outcome is recorded in the store, and an announcement
-is best effort: a POST that hears nothing falls back to its token, which resolves
-from the store on any instance.
+A worker stores every outcome first (so a token resolves on any instance), then
+announces it. The gateway instance that accepted the job may be waiting for it: in the
+same process the announcement resolves a future; across processes it travels to the
+instance's own address (an AMQP reply queue) named in the job's `reply_to`.
 """
 
 from __future__ import annotations
@@ -22,15 +19,58 @@ from gateway.queue.jobs import Job
 class Outcome:
     job_id: str
     jurisdiction_id: str
-    service_request_id: str | None  # the backend's id when created (or found already there)
-    error: str | None  # the backend's reason when the job was dead-lettered
+    service_request_id: str | None
+    """The backend's id when the record was created (or found already there)."""
+    error: str | None
+    """The backend's reason when the job was dead-lettered; safe to show and log."""
 
 
 class Outcomes(Protocol):
     async def start(self) -> None: ...
+
     async def close(self) -> None: ...
+
     @property
-    def address(self) -> str | None: ...  # where workers send outcomes for this instance
-    def expect(self, job_id: str) -> asyncio.Future[Outcome]: ...  # before enqueue
-    def forget(self, job_id: str) -> None: ...  # the POST stopped waiting
-    async def announce(self, job: Job, outcome: Outcome) -> None: ...  # worker side
+    def address(self) -> str | None:
+        """Where workers send outcomes for this instance; None when they are in-process."""
+
+    def expect(self, job_id: str) -> asyncio.Future[Outcome]:
+        """A future for the job's outcome; call it before the job is enqueued."""
+
+    def forget(self, job_id: str) -> None:
+        """The POST stopped waiting: drop its future."""
+
+    async def announce(self, job: Job, outcome: Outcome) -> None:
+        """Called by a worker once the outcome is stored; never raises for a lost listener."""
+
+
+class LocalOutcomes:
+    """Outcomes heard in-process: a worker in this process resolves the waiting futures."""
+
+    def __init__(self) -> None:
+        self._waiting: dict[str, asyncio.Future[Outcome]] = {}
+
+    async def start(self) -> None:
+        """Nothing to open."""
+
+    async def close(self) -> None:
+        for future in self._waiting.values():
+            future.cancel()
+        self._waiting.clear()
+
+    @property
+    def address(self) -> str | None:
+        return None
+
+    def expect(self, job_id: str) -> asyncio.Future[Outcome]:
+        future: asyncio.Future[Outcome] = asyncio.get_running_loop().create_future()
+        self._waiting[job_id] = future
+        return future
+
+    def forget(self, job_id: str) -> None:
+        self._waiting.pop(job_id, None)
+
+    async def announce(self, job: Job, outcome: Outcome) -> None:
+        future = self._waiting.pop(job.id, None)
+        if future is not None and not future.done():
+            future.set_result(outcome)

@@ -1,73 +1,125 @@
-"""Everything a running gateway holds: the store, the jurisdictions and their connectors.
+"""Everything a running gateway holds: the store, the queue, the jurisdictions and their
+connectors, and the worker delivering queued requests when it runs in this process.
 
 Built from a `Config` once; `start` and `close` are its explicit lifecycle, used by the
 HTTP application and by the CLI alike. Catalogues taken from a backend are loaded on
 start (a backend that is down delays nothing: its catalogue follows when it answers)
-and refreshed in the background until close.
+and refreshed in the background until close. A runtime built `worker_only` (the
+`open311-gateway worker` command) serves nothing: it only delivers.
 """
 
 from __future__ import annotations
 
 import asyncio
+from contextlib import AsyncExitStack
 from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from gateway.catalogue_refresh import CatalogueRefresher
-from gateway.config import Config
+from gateway.config import Config, WorkerMode
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.open311.models import Discovery, Endpoint
 from gateway.open311.render import Format, render_discovery
+from gateway.outcomes import LocalOutcomes, Outcomes
+from gateway.queue import JobQueue, QueueUnavailable, open_queue
 from gateway.store import Store
+from gateway.submission import Submissions
 from gateway.tenants import TenantRegistry, build_tenant
+from gateway.worker import Worker
 
 log = get_logger(__name__)
+
+_DEPTH_TIMEOUT = 2.0
+"""How long a scrape waits for the queue's depth before showing the last one."""
 
 
 @dataclass(eq=False)
 class Runtime:
     config: Config
     config_files: list[Path] = field(default_factory=list)
+    worker_only: bool = False
     store: Store = field(init=False)
+    queue: JobQueue = field(init=False)
+    outcomes: Outcomes = field(init=False)
     tenants: TenantRegistry = field(init=False)
     metrics: Metrics = field(init=False)
+    submissions: Submissions = field(init=False)
+    worker: Worker | None = field(init=False)
+    """Delivers queued jobs in this process; None when workers run elsewhere."""
+    _running: AsyncExitStack | None = field(init=False, default=None)
 
     def __post_init__(self) -> None:
-        self.store = Store(self.config.gateway.store_url)
+        settings = self.config.gateway
+        self.store = Store(settings.store_url)
+        self.queue = open_queue(settings.queue_url)
+        self.outcomes = LocalOutcomes()
         self.metrics = Metrics()
         self.tenants = TenantRegistry(
             [build_tenant(j, self.metrics) for j in self.config.jurisdictions]
         )
+        delivers = self.worker_only or settings.worker.mode is WorkerMode.IN_PROCESS
+        self.submissions = Submissions(
+            self.store,
+            self.queue,
+            self.outcomes,
+            poll_store=not delivers and self.outcomes.address is None,
+        )
+        self.worker = (
+            Worker(
+                self.queue,
+                self.store,
+                self.tenants,
+                self.outcomes,
+                self.metrics,
+                concurrency=settings.worker.concurrency,
+                lease_seconds=settings.worker.lease_seconds,
+                poll_seconds=settings.worker.poll_seconds,
+                backoff=settings.worker.backoff.policy(),
+            )
+            if delivers
+            else None
+        )
 
     async def start(self) -> None:
-        await self.store.start()
-        started = []
-        try:
+        """Start every part in order; a failure closes the parts already started."""
+        async with AsyncExitStack() as running:
+            await self.store.start()
+            running.push_async_callback(self.store.close)
+            await self.queue.start()
+            running.push_async_callback(self.queue.close)
             for tenant in self.tenants:
                 await tenant.connector.start()
-                started.append(tenant)
+                running.push_async_callback(tenant.connector.close)
                 log.info(
                     "jurisdiction_started", jurisdiction=tenant.id, connector=tenant.connector.kind
                 )
-            await asyncio.gather(*(refresher.start() for refresher in self._refreshers()))
-        except BaseException:
-            for refresher in self._refreshers():
-                await refresher.close()
-            for tenant in started:
-                await tenant.connector.close()
-            await self.store.close()
-            raise
+            if not self.worker_only:
+                refreshers = [t.refresher for t in self.tenants if t.refresher is not None]
+                for refresher in refreshers:
+                    running.push_async_callback(refresher.close)
+                await asyncio.gather(*(refresher.start() for refresher in refreshers))
+            await self.outcomes.start()
+            running.push_async_callback(self.outcomes.close)
+            if self.worker is not None:
+                await self.worker.start()
+                running.push_async_callback(self.worker.close)
+            self._running = running.pop_all()
 
     async def close(self) -> None:
-        for refresher in self._refreshers():
-            await refresher.close()
-        for tenant in self.tenants:
-            await tenant.connector.close()
-        await self.store.close()
+        """Close every part, the last started first: the worker before what it uses."""
+        if self._running is not None:
+            await self._running.aclose()
+            self._running = None
 
-    def _refreshers(self) -> list[CatalogueRefresher]:
-        return [tenant.refresher for tenant in self.tenants if tenant.refresher is not None]
+    async def exposition(self) -> bytes:
+        """The metrics, with the queue's depth read now."""
+        try:
+            async with asyncio.timeout(_DEPTH_TIMEOUT):
+                self.metrics.queue_depth(await self.queue.depth())
+        except (TimeoutError, QueueUnavailable) as failure:
+            log.warning("queue_depth_unavailable", reason=str(failure) or "timeout")
+        return self.metrics.exposition()
 
     @cache  # noqa: B019 - the discovery document lives as long as the runtime
     def discovery_document(self, fmt: Format) -> bytes:

@@ -26,6 +26,12 @@ class Tenant:
     backend: Backend
     catalogue: CatalogueHolder
     api_key_hashes: tuple[str, ...]
+    sync_wait: float
+    """Seconds a POST to a realtime service waits for the backend's id."""
+    idempotency_param: str | None
+    """The POST parameter whose value identifies a report in the client's system."""
+    fingerprint_window: float
+    """Seconds within which a request sent again without a key is a repeat."""
     refresher: CatalogueRefresher | None = None
     """Keeps a catalogue taken from the backend fresh; None for a static catalogue."""
 
@@ -59,6 +65,9 @@ def build_tenant(config: JurisdictionConfig, metrics: Metrics) -> Tenant:
         backend=Backend(config.id, connector, config.connector, metrics),
         catalogue=catalogue,
         api_key_hashes=tuple(config.api_keys),
+        sync_wait=config.sync_wait,
+        idempotency_param=config.idempotency_param,
+        fingerprint_window=config.fingerprint_window,
         refresher=refresher,
     )
 
@@ -70,6 +79,9 @@ class TenantRegistry:
 
     def __iter__(self) -> Iterator[Tenant]:
         return iter(self._tenants.values())
+
+    def get(self, jurisdiction_id: str) -> Tenant | None:
+        return self._tenants.get(jurisdiction_id)
 
     def resolve(self, jurisdiction_id: str | None) -> Tenant:
         """The tenant addressed; a lone tenant may be addressed without an id."""

@@ -8,7 +8,10 @@ kind `scripted`, so mappings naming it load and runtimes build it like any other
 from __future__ import annotations
 
 import asyncio
+import itertools
+from collections import Counter
 from collections.abc import Mapping
+from datetime import UTC, datetime
 from importlib.metadata import EntryPoint
 from pathlib import Path
 from typing import Any, ClassVar
@@ -16,7 +19,22 @@ from typing import Any, ClassVar
 import pytest
 
 from connectors import registry
-from connectors.base import BackendQuery, Capability, Connector, Record, TransientError
+from connectors.base import (
+    BackendQuery,
+    Capability,
+    Connector,
+    PermanentError,
+    Record,
+    TransientError,
+)
+from gateway import apikeys
+from gateway.config import (
+    Config,
+    ConnectorConfig,
+    GatewayConfig,
+    JurisdictionConfig,
+    WorkerConfig,
+)
 
 KIND = "scripted"
 
@@ -69,11 +87,21 @@ LATER = {"code": "LATER", "title": "New service", "area": "Parks", "tags": []}
 class ScriptedConnector(Connector):
     """Lists `services` and searches `tickets`; every call raises `failure` when one is
     set, and `list_services` never answers while `hang` is set (the caller's timeout
-    ends it). The `down` setting starts it failing."""
+    ends it). The `down` setting starts it failing.
+
+    `create` appends a ticket to `tickets` (with the key under `reference`), after
+    `create_seconds` (a setting); it refuses with `refusal` when one is set, and fails
+    transiently while `failing_creates` is above zero (counting down). It is not
+    idempotent on the key, so `references()` shows every duplicate."""
 
     kind: ClassVar[str] = KIND
     capabilities: ClassVar[frozenset[Capability]] = frozenset(
-        {Capability.LIST_SERVICES, Capability.SEARCH}
+        {
+            Capability.LIST_SERVICES,
+            Capability.SEARCH,
+            Capability.CREATE,
+            Capability.FIND_BY_REFERENCE,
+        }
     )
 
     def __init__(self, settings: Mapping[str, Any], schema: Mapping[str, Any], *, timeout: float):
@@ -84,6 +112,11 @@ class ScriptedConnector(Connector):
             TransientError("the scripted backend is down") if settings.get("down") else None
         )
         self.hang = False
+        self.create_seconds = float(settings.get("create_seconds", 0))
+        self.refusal: str | None = None
+        self.failing_creates = 0
+        self.calls: Counter[str] = Counter()
+        self._ids = itertools.count(len(self.tickets) + 1)
 
     async def list_services(self) -> list[Record]:
         if self.hang:
@@ -95,6 +128,35 @@ class ScriptedConnector(Connector):
         self._answer()
         return [dict(ticket) for ticket in self.tickets]
 
+    async def create(self, payload: Record, idempotency_key: str) -> Record:
+        self.calls["create"] += 1
+        self._answer()
+        if self.create_seconds:
+            await asyncio.sleep(self.create_seconds)
+        if self.refusal is not None:
+            raise PermanentError(self.refusal)
+        if self.failing_creates > 0:
+            self.failing_creates -= 1
+            raise TransientError("the scripted backend timed out")
+        ticket = {
+            **payload,
+            "id": next(self._ids),
+            "reference": idempotency_key,
+            "at": datetime.now(UTC).isoformat(),
+        }
+        self.tickets.append(ticket)
+        return dict(ticket)
+
+    async def find_by_reference(self, idempotency_key: str) -> Record | None:
+        self.calls["find_by_reference"] += 1
+        self._answer()
+        found = [t for t in self.tickets if t.get("reference") == idempotency_key]
+        return dict(found[0]) if found else None
+
+    def references(self) -> Counter[str]:
+        """How many tickets each idempotency key made."""
+        return Counter(t["reference"] for t in self.tickets if "reference" in t)
+
     def _answer(self) -> None:
         if self.failure is not None:
             raise self.failure
@@ -104,6 +166,34 @@ def write_mapping(folder: Path) -> Path:
     path = folder / "city.yaml"
     path.write_text(MAPPING, encoding="utf-8")
     return path
+
+
+def scripted_config(
+    folder: Path,
+    api_key: str,
+    *,
+    worker: WorkerConfig | None = None,
+    connector: Mapping[str, Any] | None = None,
+    **jurisdiction: Any,
+) -> Config:
+    """A gateway whose one jurisdiction, `city`, is on the scripted backend listing POT and
+    DOG, with its store and queue in `folder`."""
+    return Config(
+        gateway=GatewayConfig(
+            store_url=f"sqlite:///{folder / 'gateway.db'}", worker=worker or WorkerConfig()
+        ),
+        jurisdictions=[
+            JurisdictionConfig(
+                id="city",
+                mapping=write_mapping(folder),
+                api_keys=[apikeys.hash_key(api_key)],
+                connector=ConnectorConfig(
+                    **{"settings": {"services": [POT, DOG]}, **(connector or {})}
+                ),
+                **jurisdiction,
+            )
+        ],
+    )
 
 
 def register(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -36,6 +36,9 @@ from connectors.sql.errors import database_call
 from connectors.sql.schema import FIRST_CHANGE_KEY, TICKET_KEY, SqlSchema, build_tables
 from connectors.sql.writer import TicketWriter
 
+_SCHEMA_LOCK = 0x311_7AB1E
+"""The PostgreSQL advisory lock that serialises creating the backend's tables."""
+
 
 class SqlSettings(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
@@ -96,13 +99,22 @@ class SqlConnector(Connector):
         try:
             if settings.create_schema:
                 async with database_call(self.timeout):
-                    await database.write(self._tables.metadata.create_all)
+                    await database.write(self._create_schema)
         except BaseException:
             await database.dispose()
             raise
         self._database = database
         self._writer = TicketWriter(database, self._tables, timeout=self.timeout)
         self._writer.start()
+
+    def _create_schema(self, connection: Connection) -> None:
+        """The tables that are missing, created once even when several processes (a
+        gateway and its workers) start together: each takes the database's lock first."""
+        if connection.dialect.name == "sqlite":
+            connection.exec_driver_sql("BEGIN IMMEDIATE")  # sqlite3 begins only at the first DML
+        elif connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
+        self._tables.metadata.create_all(connection)
 
     async def close(self) -> None:
         if self._writer is not None:

@@ -13,6 +13,11 @@ from gateway.runtime import Runtime
 
 RUNTIME = web.AppKey("runtime", Runtime)
 
+LISTEN_BACKLOG = 1024
+"""Connections the kernel holds for the gateway to accept (capped by net.core.somaxconn).
+aiohttp's default of 128 makes the rest of a burst of new clients wait for a SYN
+retransmission, a full second, before the gateway even sees them."""
+
 
 def create_app(runtime: Runtime) -> web.Application:
     """An application serving `runtime`; it starts and closes the runtime with itself."""

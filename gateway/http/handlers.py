@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import secrets
+import asyncio
 from datetime import UTC, datetime
 
 from gateway import operations
 from gateway.http.call import Call
 from gateway.http.routing import Router
+from gateway.idempotency import identify
 from gateway.intake import accept_new_request
 from gateway.open311 import parse, render
-from gateway.open311.errors import bad_request
-
-_MAX_IDEMPOTENCY_KEY = 200
 
 
 async def discovery(call: Call) -> bytes:
@@ -28,20 +26,19 @@ async def service_definition(call: Call) -> bytes:
 
 
 async def post_request(call: Call) -> bytes:
+    received_at = asyncio.get_running_loop().time()
     tenant = call.tenant()
     tenant.authenticate(call.param("api_key"))
     request = accept_new_request(tenant.catalogue.current(), call.params)
-    receipt = await operations.submit_request(
-        call.runtime.store, tenant, request, _idempotency_key(call)
+    param = tenant.idempotency_param
+    identity = identify(
+        request,
+        header=call.request.headers.get("Idempotency-Key"),
+        param=param,
+        param_value=call.param(param) if param is not None else None,
     )
+    receipt = await call.runtime.submissions.submit(tenant, request, identity, received_at)
     return render.render_receipts([receipt], call.fmt)
-
-
-def _idempotency_key(call: Call) -> str:
-    key = call.request.headers.get("Idempotency-Key", "").strip()
-    if len(key) > _MAX_IDEMPOTENCY_KEY:
-        raise bad_request(f"Idempotency-Key: longer than {_MAX_IDEMPOTENCY_KEY} characters")
-    return key or secrets.token_hex(16)
 
 
 async def token(call: Call) -> bytes:

@@ -45,7 +45,7 @@ def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Respons
 def metrics(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def scrape(_request: web.Request) -> web.Response:
         """Prometheus text exposition of this gateway's metrics."""
-        response = web.Response(body=runtime.metrics.exposition())
+        response = web.Response(body=await runtime.exposition())
         response.headers["Content-Type"] = CONTENT_TYPE
         return response
 

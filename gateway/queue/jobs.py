@@ -39,7 +39,8 @@ class Job:
     last_error: str | None = None
     """Why the previous delivery failed, for the worker's logs; None before any failure."""
     reply_to: str | None = None
-    """The `Outcomes.address` of the gateway instance waiting for this job's outcome."""
+    """Where the outcome goes for the gateway instance that accepted the job and may be
+    waiting for it (`Outcomes.address`); None when that instance hears it in-process."""
 
     def __post_init__(self) -> None:
         # Stored times are compared as UTC instants; a naive one would be silently wrong.
@@ -55,10 +56,21 @@ class Job:
         payload: bytes,
         *,
         now: datetime | None = None,
+        reply_to: str | None = None,
     ) -> Job:
         """A new job, ready at once."""
         now = now or datetime.now(UTC)
-        return cls(new_job_id(), jurisdiction_id, kind, idempotency_key, payload, 0, now, now)
+        return cls(
+            new_job_id(),
+            jurisdiction_id,
+            kind,
+            idempotency_key,
+            payload,
+            0,
+            now,
+            now,
+            reply_to=reply_to,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -72,6 +84,9 @@ class Lease:
     job: Job
     token: str
     expires_at: datetime
+    redelivered: bool = False
+    """The job was handed out before and that lease ended unsettled (its worker crashed
+    or stalled): the backend may hold the record already."""
 
 
 @dataclass(frozen=True, slots=True)

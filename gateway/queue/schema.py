@@ -61,6 +61,7 @@ jobs = Table(
     Column("last_error", Text, nullable=True),
     Column("visible_at", UtcMicros, nullable=False),
     Column("lease_token", String(32), nullable=True),
+    Column("reply_to", String(200), nullable=True),
     Index("ix_queue_jobs_visible", "visible_at", "seq"),
 )
 
@@ -90,4 +91,5 @@ JOB_COLUMNS = (
     "enqueued_at",
     "not_before",
 )
-"""The columns a job and its dead letter share: what moves between the two tables."""
+"""The columns a job and its dead letter share: what moves between the two tables. A dead
+letter keeps no `reply_to`: nobody waits for a job an operator brings back."""

@@ -1,5 +1,5 @@
 """The embedded queue's operations in SQL: steps run on the database thread, each inside
-the shared transaction of its batch (see `committer`), given the batch's `now`.
+the shared transaction of its batch (see `gateway.groupcommit`), given the batch's `now`.
 
 Every transaction starts with `BEGIN IMMEDIATE`, so a lease's SELECT and UPDATE see
 and change the same rows even when another process (a worker, the CLI) uses the file.
@@ -27,7 +27,7 @@ from sqlalchemy import (
 from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
 from gateway.queue.schema import JOB_COLUMNS, UtcMicros, dead_letters, jobs
 
-INSERT_JOB = insert(jobs).prefix_with("OR IGNORE")
+_INSERT_JOB = insert(jobs).prefix_with("OR IGNORE")
 """Enqueueing a job whose id is already queued is a no-op, not a failed batch."""
 
 
@@ -63,7 +63,14 @@ def job_row(job: Job) -> dict[str, Any]:
         "last_error": job.last_error,
         "visible_at": job.not_before,
         "lease_token": None,
+        "reply_to": job.reply_to,
     }
+
+
+def insert_jobs(connection: Connection, _now: datetime, rows: list[dict[str, Any]]) -> list[None]:
+    """Every job enqueued in the batch, in one multi-row INSERT."""
+    connection.execute(_INSERT_JOB, rows)
+    return [None] * len(rows)
 
 
 def lease(
@@ -75,11 +82,29 @@ def lease(
         return []
     expires_at = now + timedelta(seconds=seconds)
     connection.execute(_TAKE, {**selection, "expires_at": expires_at, "token": token})
-    return [Lease(_job(row, row.last_error), token, expires_at) for row in rows]
+    return [
+        Lease(
+            _job(row, last_error=row.last_error, reply_to=row.reply_to),
+            token,
+            expires_at,
+            redelivered=row.lease_token is not None,
+        )
+        for row in rows
+    ]
 
 
-def complete(connection: Connection, _now: datetime, *, job_id: str, token: str) -> bool:
-    return _applied(connection.execute(delete(jobs).where(*_leased(job_id, token))))
+def complete(connection: Connection, _now: datetime, settled: list[tuple[str, str]]) -> list[bool]:
+    """Every (job id, lease token) completed in the batch: a lookup and one DELETE."""
+    leased = select(jobs.c.id, jobs.c.lease_token).where(jobs.c.id.in_({i for i, _ in settled}))
+    held = {row.id: row.lease_token for row in connection.execute(leased)}
+    done = []
+    for job_id, token in settled:
+        done.append(held.get(job_id) == token)
+        held.pop(job_id, None)  # the same lease settled twice: only the first applies
+    completed = {job_id for (job_id, _), applied in zip(settled, done, strict=True) if applied}
+    if completed:
+        connection.execute(delete(jobs).where(jobs.c.id.in_(completed)))
+    return done
 
 
 def retry(
@@ -166,7 +191,7 @@ def _applied(result: CursorResult[Any]) -> bool:
     return bool(result.rowcount)
 
 
-def _job(row: Row[Any], last_error: str | None = None) -> Job:
+def _job(row: Row[Any], *, last_error: str | None = None, reply_to: str | None = None) -> Job:
     return Job(
         id=row.id,
         jurisdiction_id=row.jurisdiction_id,
@@ -177,6 +202,7 @@ def _job(row: Row[Any], last_error: str | None = None) -> Job:
         enqueued_at=row.enqueued_at,
         not_before=row.not_before,
         last_error=last_error,
+        reply_to=reply_to,
     )
 
 

@@ -27,13 +27,14 @@ def _config(connection: Connection | None = None) -> Config:
     return config
 
 
-def upgrade(connection: Connection) -> None:
-    """Bring the store's schema to the newest revision, in the caller's transaction."""
+def upgrade(connection: Connection, revision: str = "head") -> None:
+    """Bring the store's schema to `revision` (the newest by default), in the caller's
+    transaction."""
     if connection.dialect.name == "postgresql":
         connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_KEY})
     elif connection.dialect.name == "sqlite":
         connection.exec_driver_sql("BEGIN IMMEDIATE")  # sqlite3 would begin only at the first DML
-    command.upgrade(_config(connection), "head")
+    command.upgrade(_config(connection), revision)
 
 
 def current_revision(connection: Connection) -> str | None:

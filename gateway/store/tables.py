@@ -5,7 +5,7 @@ A change here needs a new revision in `migrations/versions/`; a test compares th
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, MetaData, String, Table
+from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text, UniqueConstraint
 
 metadata = MetaData(
     naming_convention={
@@ -15,11 +15,26 @@ metadata = MetaData(
     }
 )
 
-tokens = Table(
-    "tokens",
+submissions = Table(
+    "submissions",
     metadata,
-    Column("token", String(64), primary_key=True),
+    Column("job_id", String(64), primary_key=True),
     Column("jurisdiction_id", String(200), nullable=False),
+    Column("idempotency_key", String(500), nullable=True),
+    Column("fingerprint", String(64), nullable=True),
     Column("service_request_id", String(200), nullable=True),
-    Column("created_at", DateTime(timezone=True), nullable=False),
+    Column("state", String(16), nullable=False),
+    Column("reason", Text, nullable=True),
+    Column("accepted_at", DateTime(timezone=True), nullable=False),
+    Column("settled_at", DateTime(timezone=True), nullable=True),
+    UniqueConstraint("idempotency_key", "jurisdiction_id"),  # key first: looked up by key
+    Index(None, "jurisdiction_id", "fingerprint", "accepted_at"),
+    Index(None, "state", "settled_at"),
 )
+"""Every request accepted through the queue, from acceptance to its outcome.
+
+The job id is also the token a client gets; `idempotency_key` (written into the
+backend record) is what a repeat is recognised by, or `fingerprint` for a request that
+came without a key. Rows migrated from the former `tokens` table keep their token as
+their job id and have no key.
+"""

@@ -26,6 +26,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
+import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
@@ -60,7 +61,7 @@ ROUTES = (
     Route("GET services.xml", "GET", "/services.xml", None),
     Route("GET requests.json", "GET", "/requests.json", None),
     # Last on purpose: it grows the ticket table, which GET requests.json reads.
-    Route("POST requests.json", "POST", "/requests.json", 0.2),
+    Route("POST requests.json", "POST", "/requests.json", 0.25),
 )
 
 
@@ -103,8 +104,12 @@ def free_port() -> int:
 
 
 def fetch(url: str, *, data: bytes | None = None, timeout: float = 10.0) -> tuple[int, str, bytes]:
-    """(status, content-type, body) of one request; HTTP errors are answers, not raises."""
-    headers = {"Content-Type": "application/x-www-form-urlencoded"} if data is not None else {}
+    """(status, content-type, body) of one request; HTTP errors are answers, not raises.
+    A POST carries an Idempotency-Key of its own: it is a new request, never a repeat."""
+    headers = {}
+    if data is not None:
+        headers["Content-Type"] = "application/x-www-form-urlencoded"
+        headers["Idempotency-Key"] = uuid.uuid4().hex
     request = urllib.request.Request(url, data=data, headers=headers)
     try:
         with urllib.request.urlopen(request, timeout=timeout) as response:
@@ -275,13 +280,29 @@ def check_same_bytes(route: Route, gateway: Server, bare: Server) -> None:
 
 
 def post_script(path: Path, form: list[tuple[str, str]]) -> None:
-    """The wrk Lua script for POST requests.json: the same valid form every time."""
+    """The wrk Lua script for POST requests.json: the same valid form every time, each
+    with an Idempotency-Key of its own (the run's prefix, given as the script's argument,
+    the thread and a counter), so every POST is a new request and none a cheap repeat."""
     body = urllib.parse.urlencode(form)
     assert '"' not in body and "\\" not in body  # urlencoded: safe in a Lua string
     path.write_text(
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
-        f'wrk.body = "{body}"\n',
+        f'wrk.body = "{body}"\n'
+        "local threads = 0\n"
+        "function setup(thread)\n"
+        "  threads = threads + 1\n"
+        '  thread:set("thread_no", threads)\n'
+        "end\n"
+        "function init(args)\n"
+        "  prefix = args[1]\n"
+        "  sent = 0\n"
+        "end\n"
+        "function request()\n"
+        "  sent = sent + 1\n"
+        '  wrk.headers["Idempotency-Key"] = prefix .. "-" .. thread_no .. "-" .. sent\n'
+        "  return wrk.format()\n"
+        "end\n",
         encoding="utf-8",
     )
 
@@ -310,10 +331,15 @@ def parse_wrk(output: str) -> WrkResult:
 def run_wrk(args: argparse.Namespace, url: str, duration: float, script: Path | None) -> WrkResult:
     command = ["wrk", "-t", str(args.threads), "-c", str(args.connections)]
     command += ["-d", f"{duration:g}s", "--latency"]
+    arguments = []
     if script is not None:
         command += ["-s", str(script)]
+        arguments = ["--", uuid.uuid4().hex]  # each run's keys are new
     completed = subprocess.run(
-        pinned(args.client_cpu, [*command, url]), capture_output=True, text=True, check=False
+        pinned(args.client_cpu, [*command, url, *arguments]),
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if completed.returncode != 0:
         raise BenchError(f"wrk failed ({completed.returncode}): {completed.stderr.strip()}")

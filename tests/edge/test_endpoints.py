@@ -20,6 +20,7 @@ from clientforms import (
     service_of,
     valid_request,
 )
+from delivery import drained
 from schemas import assert_matches
 from wire import spark, stringify
 
@@ -144,6 +145,7 @@ async def test_batch_service_answers_a_token_that_resolves(client: TestClient) -
     service = await service_of(client, type="batch")
     receipt = await create(client, service["service_code"])
     assert set(receipt) == {"token"}
+    await drained(client.app[RUNTIME])
     _, data = await both_formats(client, f"/tokens/{receipt['token']}")
     (resolved,) = data
     assert resolved["token"] == receipt["token"]

@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from gateway.cli import main
+from gateway.outcomes import Outcome
 from gateway.queue import EmbeddedQueue, Job, JobKind
+from gateway.store import Store
 from mappings import mapping_path
 
 PAYLOAD = b'{"email":"jane@example.org","first_name":"Jane"}'
@@ -74,6 +76,28 @@ def test_replay_puts_the_job_back_and_discard_drops_it(data_dir: Path, capsys) -
     assert asyncio.run(depth(data_dir / "queue.db")) == 1
     assert main(["dlq", "list"]) == 0
     assert capsys.readouterr().out == "no dead letters\n"
+
+
+async def dead_submission(store_file: Path, reason: str) -> str:
+    """The job id of a request the store recorded as dead-lettered with `reason`."""
+    store = Store(f"sqlite:///{store_file}")
+    await store.start()
+    try:
+        job = Job.create("example.city", JobKind.CREATE_REQUEST, "header:k1", PAYLOAD)
+        await store.settle(job, Outcome(job.id, job.jurisdiction_id, None, reason))
+        return job.id
+    finally:
+        await store.close()
+
+
+def test_audit_lists_the_dead_submissions_the_store_keeps(data_dir: Path, capsys) -> None:
+    assert main(["dlq", "audit"]) == 0
+    assert capsys.readouterr().out == "no dead submissions\n"
+    job_id = asyncio.run(dead_submission(data_dir / "gateway.db", "unknown category"))
+    assert main(["dlq", "audit"]) == 0
+    (line,) = capsys.readouterr().out.splitlines()
+    assert line.startswith(job_id) and line.endswith("example.city  unknown category")
+    assert "jane" not in line.lower()
 
 
 @pytest.mark.parametrize("action", ["show", "replay", "discard"])

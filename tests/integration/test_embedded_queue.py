@@ -57,6 +57,54 @@ async def test_a_leased_job_comes_back_as_it_went_in(queue: EmbeddedQueue, clock
     assert lease.expires_at == T0 + timedelta(seconds=LEASE)
 
 
+async def test_reply_to_is_kept_until_the_job_is_dead(queue: EmbeddedQueue, clock) -> None:
+    await queue.enqueue(new_job(clock, reply_to="gateway-7f3a.outcomes"))
+    (lease,) = await queue.lease(10, LEASE)
+    assert lease.job.reply_to == "gateway-7f3a.outcomes"
+    assert await queue.retry(lease.job.id, lease.token, 0, "timeout")
+    (retried,) = await queue.lease(10, LEASE)
+    assert retried.job.reply_to == "gateway-7f3a.outcomes"
+    assert await queue.dead_letter(retried.job.id, retried.token, "refused")
+    assert await queue.replay(retried.job.id)
+    (replayed,) = await queue.lease(10, LEASE)
+    assert replayed.job.reply_to is None  # whoever waited for it is long gone
+
+
+async def test_only_a_lease_that_ended_unsettled_makes_a_redelivery(
+    queue: EmbeddedQueue, clock
+) -> None:
+    await queue.enqueue(new_job(clock))
+    (first,) = await queue.lease(10, LEASE)
+    assert not first.redelivered
+    clock.advance(LEASE)
+    (again,) = await queue.lease(10, LEASE)
+    assert again.redelivered
+    assert await queue.retry(again.job.id, again.token, 0, "timeout")
+    (retried,) = await queue.lease(10, LEASE)
+    assert not retried.redelivered and retried.job.attempt == 1
+
+
+async def test_a_file_from_before_reply_to_gains_the_column(tmp_path: Path, clock) -> None:
+    path = tmp_path / "queue.db"
+    older = EmbeddedQueue(path, clock=clock)
+    await older.start()
+    await older.enqueue(new_job(clock, "queued before the upgrade"))
+    await older.close()
+    with sqlite3.connect(path) as connection:
+        connection.execute("ALTER TABLE queue_jobs DROP COLUMN reply_to")
+    upgraded = EmbeddedQueue(path, clock=clock)
+    await upgraded.start()
+    try:
+        await upgraded.enqueue(new_job(clock, "after", reply_to="here"))
+        leases = await upgraded.lease(10, LEASE)
+        assert [(x.job.idempotency_key, x.job.reply_to) for x in leases] == [
+            ("queued before the upgrade", None),
+            ("after", "here"),
+        ]
+    finally:
+        await upgraded.close()
+
+
 async def test_a_leased_job_is_hidden_from_other_leases(queue: EmbeddedQueue, clock) -> None:
     for key in ("a", "b", "c"):
         await queue.enqueue(new_job(clock, key))

@@ -14,6 +14,7 @@ import random
 import signal
 import subprocess
 import sys
+import tempfile
 import threading
 from collections import Counter
 from pathlib import Path
@@ -33,32 +34,42 @@ DEADLINE = 120.0
 
 
 def run_child(args: list[str], kill_after: int | None) -> list[str]:
-    """Lines the child printed in full; SIGKILLed once `kill_after` lines were read."""
-    child = subprocess.Popen(
-        [sys.executable, str(DRILL), *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE
-    )
-    stuck = threading.Event()
+    """Lines the child printed in full; SIGKILLed once `kill_after` lines were read.
 
-    def on_deadline() -> None:
-        stuck.set()
-        child.kill()
+    The rest of stdout is read through the same buffered reader as the first lines:
+    `communicate()` reads the pipe itself and would miss what `readline` read ahead,
+    leaving the tail of a split line to pass for a whole one. Stderr goes to a file,
+    so that the child never blocks on it while stdout is read to the end.
+    """
+    with tempfile.TemporaryFile() as errors:
+        child = subprocess.Popen(
+            [sys.executable, str(DRILL), *args], stdout=subprocess.PIPE, stderr=errors
+        )
+        stuck = threading.Event()
 
-    watchdog = threading.Timer(DEADLINE, on_deadline)
-    watchdog.start()
-    assert child.stdout is not None
-    lines: list[bytes] = []
-    try:
-        if kill_after is not None:
-            while len(lines) < kill_after and (line := child.stdout.readline()):
-                lines.append(line)
-            child.send_signal(signal.SIGKILL)
-        out, err = child.communicate()
-    finally:
-        watchdog.cancel()
-    assert not stuck.is_set(), f"drill child stuck: {err.decode()[-2000:]}"
+        def on_deadline() -> None:
+            stuck.set()
+            child.kill()
+
+        watchdog = threading.Timer(DEADLINE, on_deadline)
+        watchdog.start()
+        assert child.stdout is not None
+        lines: list[bytes] = []
+        try:
+            if kill_after is not None:
+                while len(lines) < kill_after and (line := child.stdout.readline()):
+                    lines.append(line)
+                child.send_signal(signal.SIGKILL)
+            lines += child.stdout.read().splitlines(keepends=True)
+            child.wait()
+        finally:
+            watchdog.cancel()
+            child.stdout.close()
+        errors.seek(0)
+        err = errors.read().decode()[-2000:]
+    assert not stuck.is_set(), f"drill child stuck: {err}"
     expected = (0, -signal.SIGKILL) if kill_after is not None else (0,)
-    assert child.returncode in expected, f"drill child failed: {err.decode()[-2000:]}"
-    lines += out.splitlines(keepends=True)
+    assert child.returncode in expected, f"drill child failed: {err}"
     return [line.decode().strip() for line in lines if line.endswith(b"\n")]
 
 

@@ -366,3 +366,30 @@ def test_settings_and_schema_are_checked(mapping: CompiledMapping) -> None:
     broken = {**mapping.backend, "history": {**mapping.backend["history"], "time": "when"}}
     with pytest.raises(ValidationError, match="time 'when' is not one of the columns"):
         SqlConnector({"url": "sqlite:///x.db"}, broken, timeout=1)
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+async def test_connectors_starting_together_create_the_tables_once(
+    backend: str, tmp_path: Path, mapping: CompiledMapping
+) -> None:
+    """A gateway and its workers start at the same moment on one backend database."""
+
+    async def start_together(url: str) -> None:
+        connectors = [
+            SqlConnector({"url": url, "create_schema": True}, mapping.backend, timeout=5)
+            for _ in range(6)
+        ]
+        try:
+            await asyncio.gather(*(connector.start() for connector in connectors))
+            await connectors[0].create(ticket(), "k1")
+            assert await connectors[5].find_by_reference("k1") is not None
+        finally:
+            for connector in connectors:
+                await connector.close()
+
+    if backend == "sqlite":
+        database(tmp_path).parent.mkdir()
+        await start_together(f"sqlite:///{database(tmp_path)}")
+    else:
+        async with postgres_database() as url:
+            await start_together(url)

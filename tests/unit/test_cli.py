@@ -89,6 +89,30 @@ def test_duplicate_jurisdictions_are_refused(tmp_path: Path, monkeypatch) -> Non
         load_config(write_config(tmp_path, body))
 
 
+def test_delivery_settings_are_read_and_checked(tmp_path: Path, monkeypatch) -> None:
+    monkeypatch.setenv("CITY_CONTACT", "x")
+    body = VALID.format(hash=apikeys.hash_key("k")).replace(
+        "gateway:\n",
+        "gateway:\n  worker:\n    mode: external\n    lease_seconds: 60\n"
+        "    backoff: {base_seconds: 2, cap_seconds: 60, max_attempts: 5}\n",
+    )
+    body += "    sync_wait: 0.5\n    idempotency_param: attribute[fixmystreet_id]\n"
+    config = load_config(write_config(tmp_path, body))
+    worker = config.gateway.worker
+    assert (worker.mode, worker.lease_seconds, worker.concurrency) == ("external", 60, 32)
+    assert worker.backoff.policy().ceiling(10) == 60
+    city = config.jurisdictions[0]
+    assert (city.sync_wait, city.idempotency_param) == (0.5, "attribute[fixmystreet_id]")
+    assert city.fingerprint_window == 600
+
+    with pytest.raises(FileErrors, match=r"must exceed the longest a delivery to example\.city"):
+        load_config(write_config(tmp_path, body.replace("lease_seconds: 60", "lease_seconds: 42")))
+    with pytest.raises(FileErrors, match="0 < base_seconds <= cap_seconds"):
+        load_config(write_config(tmp_path, body.replace("base_seconds: 2", "base_seconds: 90")))
+    with pytest.raises(FileErrors, match="sync_wait"):
+        load_config(write_config(tmp_path, body.replace("sync_wait: 0.5", "sync_wait: 31")))
+
+
 def test_keys_new_prints_a_key_and_its_hash(capsys) -> None:
     assert main(["keys", "new", "--jurisdiction", "example.city"]) == 0
     lines = [line.strip() for line in capsys.readouterr().out.splitlines()]

@@ -1,0 +1,240 @@
+"""Submissions in SQL: the steps the store runs, most of them grouped so that a batch of
+callers shares one statement (see `gateway.groupcommit`).
+
+Acceptance and outcomes may reach the store in either order: a worker in another
+process can deliver a job before the gateway that queued it has recorded its
+acceptance. Both writes therefore insert the row when it is missing and leave what
+the other wrote: acceptance keeps a recorded outcome, an outcome fills in the row.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, fields, replace
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+
+from gateway.store.tables import submissions
+
+
+class SubmissionState(StrEnum):
+    ACCEPTED = "accepted"
+    """Durably queued; the backend has not answered yet."""
+    DELIVERED = "delivered"
+    """The backend holds the record: `service_request_id` is its id."""
+    DEAD = "dead"
+    """Dead-lettered: `reason` is the backend's; an operator may replay it."""
+
+
+@dataclass(frozen=True, slots=True)
+class Submission:
+    job_id: str
+    """Also the token the client was given."""
+    jurisdiction_id: str
+    idempotency_key: str | None
+    fingerprint: str | None
+    state: SubmissionState
+    accepted_at: datetime
+    service_request_id: str | None = None
+    reason: str | None = None
+    """The backend's reason for refusing it: safe to show, free of personal data."""
+    settled_at: datetime | None = None
+
+    @property
+    def token(self) -> str:
+        return self.job_id
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What a worker records for a job: delivered with an id, or dead with a reason."""
+
+    job_id: str
+    jurisdiction_id: str
+    idempotency_key: str
+    accepted_at: datetime
+    service_request_id: str | None
+    reason: str | None
+
+    @property
+    def state(self) -> SubmissionState:
+        return SubmissionState.DEAD if self.reason is not None else SubmissionState.DELIVERED
+
+
+Key = tuple[str, str]
+"""(jurisdiction_id, idempotency_key or job id)"""
+
+
+def by_key(connection: Connection, _now: datetime, keys: list[Key]) -> list[Submission | None]:
+    found = _rows(connection, submissions.c.idempotency_key.in_({key for _, key in keys}))
+    index = {(row.jurisdiction_id, row.idempotency_key): row for row in found}
+    return [index.get(key) for key in keys]
+
+
+def by_job(connection: Connection, _now: datetime, keys: list[Key]) -> list[Submission | None]:
+    found = _rows(connection, submissions.c.job_id.in_({job_id for _, job_id in keys}))
+    index = {(row.jurisdiction_id, row.job_id): row for row in found}
+    return [index.get(key) for key in keys]
+
+
+def latest_by_fingerprint(
+    connection: Connection, _now: datetime, fingerprints: list[Key]
+) -> list[Submission | None]:
+    """The newest submission with each (jurisdiction, fingerprint), in any state."""
+    latest = []
+    for jurisdiction_id, fingerprint in fingerprints:
+        query = (
+            select(submissions)
+            .where(
+                submissions.c.jurisdiction_id == jurisdiction_id,
+                submissions.c.fingerprint == fingerprint,
+            )
+            .order_by(submissions.c.accepted_at.desc(), submissions.c.job_id.desc())
+            .limit(1)
+        )
+        row = connection.execute(query).first()
+        latest.append(None if row is None else _submission(row))
+    return latest
+
+
+def accept(connection: Connection, _now: datetime, accepted: list[Submission]) -> list[Submission]:
+    """Each submission as stored: itself when new; else the row already there under its
+    job id (its outcome came first) or under its key (a concurrent twin: its answer)."""
+    statement = _insert(connection).on_conflict_do_nothing().returning(submissions.c.job_id)
+    inserted = set(connection.execute(statement, [_row(s) for s in accepted]).scalars())
+    stored = []
+    for submission in accepted:
+        if submission.job_id in inserted:
+            stored.append(submission)
+            continue
+        (own,) = by_job(connection, _now, [(submission.jurisdiction_id, submission.job_id)])
+        if own is not None:
+            stored.append(_with_fingerprint(connection, own, submission.fingerprint))
+            continue
+        key = (submission.jurisdiction_id, submission.idempotency_key or "")
+        (twin,) = by_key(connection, _now, [key])
+        if twin is None:
+            raise RuntimeError("a submission neither inserted nor found")  # a bug, not data
+        stored.append(twin)
+    return stored
+
+
+_SETTLE_OWN = update(submissions).where(submissions.c.job_id == bindparam("settled_job_id"))
+
+
+def settle(connection: Connection, now: datetime, settlements: list[Settlement]) -> list[None]:
+    """Outcomes of jobs whose acceptance is stored go in with one UPDATE; the others
+    (accepted by a twin, or not recorded yet) one by one."""
+    wanted = {settlement.job_id for settlement in settlements}
+    stored = set(
+        connection.execute(
+            select(submissions.c.job_id).where(submissions.c.job_id.in_(wanted))
+        ).scalars()
+    )
+    own = [
+        {"settled_job_id": settlement.job_id, **_outcome(settlement, now)}
+        for settlement in settlements
+        if settlement.job_id in stored
+    ]
+    if own:
+        connection.execute(_SETTLE_OWN, own)
+    for settlement in settlements:
+        if settlement.job_id not in stored:
+            _settle_elsewhere(connection, now, settlement)
+    return [None] * len(settlements)
+
+
+def _outcome(settlement: Settlement, now: datetime) -> dict[str, Any]:
+    return {
+        "state": settlement.state.value,
+        "service_request_id": settlement.service_request_id,
+        "reason": settlement.reason,
+        "settled_at": now,
+    }
+
+
+def _settle_elsewhere(connection: Connection, now: datetime, settlement: Settlement) -> None:
+    outcome = _outcome(settlement, now)
+    own = submissions.c.job_id == settlement.job_id
+    if settlement.state is SubmissionState.DELIVERED:
+        # A twin accepted under the same key: the record this job found or made is its.
+        twin = update(submissions).where(
+            submissions.c.jurisdiction_id == settlement.jurisdiction_id,
+            submissions.c.idempotency_key == settlement.idempotency_key,
+            submissions.c.state != SubmissionState.DELIVERED.value,
+        )
+        if connection.execute(twin.values(outcome)).rowcount:
+            return
+    row = {
+        "job_id": settlement.job_id,
+        "jurisdiction_id": settlement.jurisdiction_id,
+        "idempotency_key": settlement.idempotency_key,
+        "fingerprint": None,
+        "accepted_at": settlement.accepted_at,
+        **outcome,
+    }
+    statement = _insert(connection).on_conflict_do_nothing()
+    if not connection.execute(statement, row).rowcount:
+        # Its acceptance was committed meanwhile (or the key is a delivered twin's).
+        connection.execute(update(submissions).where(own).values(outcome))
+
+
+def dead(connection: Connection, *, limit: int, offset: int) -> list[Submission]:
+    query = (
+        select(submissions)
+        .where(submissions.c.state == SubmissionState.DEAD.value)
+        .order_by(submissions.c.settled_at.desc(), submissions.c.job_id)
+        .limit(limit)
+        .offset(offset)
+    )
+    return [_submission(row) for row in connection.execute(query)]
+
+
+def _with_fingerprint(
+    connection: Connection, stored: Submission, fingerprint: str | None
+) -> Submission:
+    """A row its worker wrote first does not know the request's fingerprint: add it."""
+    if fingerprint is None or stored.fingerprint is not None:
+        return stored
+    statement = update(submissions).where(submissions.c.job_id == stored.job_id)
+    connection.execute(statement.values(fingerprint=fingerprint))
+    return replace(stored, fingerprint=fingerprint)
+
+
+def _insert(connection: Connection) -> postgresql.Insert | sqlite.Insert:
+    """An INSERT that can skip conflicting rows, on either database."""
+    if connection.dialect.name == "postgresql":
+        return postgresql.insert(submissions)
+    return sqlite.insert(submissions)
+
+
+def _rows(connection: Connection, condition: Any) -> list[Submission]:
+    return [_submission(row) for row in connection.execute(select(submissions).where(condition))]
+
+
+def _row(submission: Submission) -> dict[str, Any]:
+    row = {field.name: getattr(submission, field.name) for field in fields(Submission)}
+    row["state"] = submission.state.value
+    return row
+
+
+def _submission(row: Row[Any]) -> Submission:
+    return Submission(
+        job_id=row.job_id,
+        jurisdiction_id=row.jurisdiction_id,
+        idempotency_key=row.idempotency_key,
+        fingerprint=row.fingerprint,
+        state=SubmissionState(row.state),
+        accepted_at=_aware(row.accepted_at),
+        service_request_id=row.service_request_id,
+        reason=row.reason,
+        settled_at=None if row.settled_at is None else _aware(row.settled_at),
+    )
+
+
+def _aware(moment: datetime) -> datetime:
+    """SQLite hands back the UTC time it was given without its zone."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -1,0 +1,165 @@
+"""A new request's way in: recognised if repeated, durably queued, then answered.
+
+A repeat (same key, or same content within the window) gets the first answer and
+queues nothing. A new request is mapped once (a request the mapping refuses is a 400
+now, not a dead letter later), queued durably (or 503: never a 2xx for a request that
+is not stored), recorded in the store, and then waits at most the jurisdiction's
+`sync_wait` for its outcome: the backend's id, or a token that resolves later.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from datetime import UTC, datetime
+
+from gateway import idempotency
+from gateway.idempotency import Identity
+from gateway.logs import get_logger
+from gateway.mapping import MappingError
+from gateway.open311.errors import bad_request, unavailable
+from gateway.open311.models import NewServiceRequest, RequestReceipt, ServiceType
+from gateway.outcomes import Outcome, Outcomes
+from gateway.queue import Job, JobQueue, QueueUnavailable
+from gateway.request_jobs import mapping_context, new_request_job
+from gateway.store import Store, StoreUnavailable, Submission, SubmissionState
+from gateway.tenants import Tenant
+
+log = get_logger(__name__)
+
+POLL_SECONDS = 0.05
+"""How often a waiting POST reads the store when no worker can tell it in-process."""
+
+
+def _utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Submissions:
+    def __init__(
+        self,
+        store: Store,
+        queue: JobQueue,
+        outcomes: Outcomes,
+        *,
+        poll_store: bool,
+        clock: Callable[[], datetime] = _utc_now,
+    ) -> None:
+        self._store = store
+        self._queue = queue
+        self._outcomes = outcomes
+        self._poll_store = poll_store
+        """Whether the worker may be in another process that `outcomes` cannot hear."""
+        self._clock = clock
+        """Stamps acceptances, and ages them against the fingerprint window."""
+
+    async def submit(
+        self, tenant: Tenant, request: NewServiceRequest, identity: Identity, received_at: float
+    ) -> RequestReceipt:
+        """The answer to a validated request that arrived at `received_at` (loop time)."""
+        service_type = tenant.catalogue.current().service(request.service_code).type
+        realtime = service_type is not ServiceType.BATCH
+        try:
+            recognised = await self._recognise(tenant, identity)
+        except StoreUnavailable as failure:
+            raise unavailable(f"the gateway cannot check for repeats now: {failure}") from None
+        if isinstance(recognised, Submission):
+            first = recognised
+            return _answer(first.job_id, first.service_request_id, first.reason, realtime, request)
+        job = new_request_job(
+            tenant.id, request, recognised, reply_to=self._outcomes.address, now=self._clock()
+        )
+        try:
+            tenant.mapping.create_payload(request, mapping_context(job))
+        except MappingError as exc:
+            raise bad_request(f"request cannot be mapped for the backend: {exc}") from None
+        heard = self._outcomes.expect(job.id)
+        try:
+            try:
+                await self._queue.enqueue(job)
+            except QueueUnavailable as failure:
+                raise unavailable(f"the request could not be queued: {failure}") from None
+            stored = await self._record(job, identity)
+            if stored is not None and (
+                stored.job_id != job.id or stored.state is not SubmissionState.ACCEPTED
+            ):
+                return _answer(
+                    stored.job_id, stored.service_request_id, stored.reason, realtime, request
+                )
+            seconds = tenant.sync_wait - (asyncio.get_running_loop().time() - received_at)
+            outcome = await self._wait(heard, job, seconds if realtime else 0.0)
+        finally:
+            self._outcomes.forget(job.id)
+        if outcome is None:
+            return _answer(job.id, None, None, realtime, request)
+        return _answer(job.id, outcome.service_request_id, outcome.error, realtime, request)
+
+    async def _recognise(self, tenant: Tenant, identity: Identity) -> Submission | str:
+        """The first submission when the request is a repeat, else the key to queue it under."""
+        if identity.key is not None:
+            return await self._store.by_key(tenant.id, identity.key) or identity.key
+        assert identity.fingerprint is not None
+        latest = await self._store.latest_by_fingerprint(tenant.id, identity.fingerprint)
+        if latest is None:
+            return idempotency.fingerprint_key(identity.fingerprint, None)
+        if (self._clock() - latest.accepted_at).total_seconds() < tenant.fingerprint_window:
+            return latest
+        return idempotency.fingerprint_key(identity.fingerprint, latest.job_id)
+
+    async def _record(self, job: Job, identity: Identity) -> Submission | None:
+        """The acceptance as stored; None when the store failed. The job is durable in the
+        queue by then, so it is answered anyway: its worker writes the row with the outcome."""
+        accepted = Submission(
+            job_id=job.id,
+            jurisdiction_id=job.jurisdiction_id,
+            idempotency_key=job.idempotency_key,
+            fingerprint=identity.fingerprint,
+            state=SubmissionState.ACCEPTED,
+            accepted_at=job.enqueued_at,
+        )
+        try:
+            return await self._store.accept(accepted)
+        except StoreUnavailable as failure:
+            log.warning("acceptance_not_recorded", job_id=job.id, reason=str(failure))
+            return None
+
+    async def _wait(
+        self, heard: asyncio.Future[Outcome], job: Job, seconds: float
+    ) -> Outcome | None:
+        """The job's outcome if it comes within `seconds`, else None."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + seconds
+        while (left := deadline - loop.time()) > 0:
+            await asyncio.wait(
+                {heard}, timeout=min(left, POLL_SECONDS) if self._poll_store else left
+            )
+            if heard.done():
+                return None if heard.cancelled() else heard.result()
+            if self._poll_store and (settled := await self._settled(job)) is not None:
+                return settled
+        return None
+
+    async def _settled(self, job: Job) -> Outcome | None:
+        try:
+            found = await self._store.submission(job.jurisdiction_id, job.id)
+        except StoreUnavailable:
+            return None  # the answer becomes a token, which resolves once the store is back
+        if found is None or found.state is SubmissionState.ACCEPTED:
+            return None
+        return Outcome(job.id, job.jurisdiction_id, found.service_request_id, found.reason)
+
+
+def _answer(
+    token: str,
+    service_request_id: str | None,
+    refusal: str | None,
+    realtime: bool,
+    request: NewServiceRequest,
+) -> RequestReceipt:
+    """The backend's id for a realtime service once it is known, else the token; a 400
+    when the backend refused the request."""
+    if refusal is not None:
+        raise bad_request(f"the backend did not accept the request: {refusal}")
+    if realtime and service_request_id is not None:
+        return RequestReceipt(service_request_id=service_request_id, account_id=request.account_id)
+    return RequestReceipt(token=token, account_id=request.account_id)

@@ -1,0 +1,143 @@
+"""The worker on its own (`worker_only` runtime), against the scripted backend and real
+SQLite files: redeliveries and twins are found, not created again; jobs it cannot
+deliver are dead letters; close lets deliveries in flight finish."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from gateway.config import Config, WorkerConfig
+from gateway.open311.models import Location, NewServiceRequest
+from gateway.outcomes import Outcome
+from gateway.queue import EmbeddedQueue, Job
+from gateway.request_jobs import new_request_job
+from gateway.runtime import Runtime
+from gateway.store import Store, Submission, SubmissionState
+
+from delivery import drained, eventually
+from scripted_backend import ScriptedConnector, register, scripted_config
+
+REPORT = NewServiceRequest(service_code="DOG", location=Location(lat=51.5, long=-0.1))
+
+
+@pytest.fixture
+def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
+    register(monkeypatch)
+    return scripted_config(tmp_path, "key", worker=WorkerConfig(poll_seconds=0.02))
+
+
+def job_for(key: str, jurisdiction_id: str = "city") -> Job:
+    now = datetime.now(UTC)
+    return new_request_job(jurisdiction_id, REPORT, key, reply_to=None, now=now)
+
+
+async def enqueue(config: Config, *jobs: Job, crashed_lease: float | None = None) -> None:
+    """Queue the jobs; with `crashed_lease`, a worker leases them and dies unsettled."""
+    queue = EmbeddedQueue(Path(config.gateway.queue_url.partition(":///")[2]))
+    await queue.start()
+    try:
+        for job in jobs:
+            await queue.enqueue(job)
+        if crashed_lease is not None:
+            assert len(await queue.lease(len(jobs), crashed_lease)) == len(jobs)
+    finally:
+        await queue.close()
+
+
+@pytest.fixture
+async def worker(config: Config) -> AsyncIterator[Runtime]:
+    runtime = Runtime(config, worker_only=True)
+    yield runtime
+    await runtime.close()
+
+
+def backend_of(runtime: Runtime) -> ScriptedConnector:
+    connector = runtime.tenants.resolve("city").connector
+    assert isinstance(connector, ScriptedConnector)
+    return connector
+
+
+def count(runtime: Runtime, outcome: str, jurisdiction: str = "city") -> float:
+    labels = {"jurisdiction": jurisdiction, "outcome": outcome}
+    return runtime.metrics.registry.get_sample_value("open311_deliveries_total", labels) or 0.0
+
+
+async def test_a_job_redelivered_after_a_crash_is_found_not_created_again(
+    config: Config, worker: Runtime
+) -> None:
+    crashed = job_for("header:k1")
+    await enqueue(config, crashed, crashed_lease=0.3)
+    backend = backend_of(worker)
+    await backend.create({"kind": "DOG"}, "header:k1")  # what the crashed worker did
+    await worker.start()
+    await drained(worker)
+    assert backend.references() == {"header:k1": 1}
+    assert backend.calls == {"create": 1, "find_by_reference": 1}
+    stored = await worker.store.submission("city", crashed.id)
+    assert stored is not None and stored.state is SubmissionState.DELIVERED
+    assert count(worker, "found") == 1
+
+
+async def test_a_twin_of_a_delivered_key_only_leaves_the_queue(
+    config: Config, worker: Runtime
+) -> None:
+    first, twin = job_for("header:k1"), job_for("header:k1")
+    store = Store(config.gateway.store_url)
+    await store.start()
+    try:
+        await store.accept(
+            Submission(
+                first.id,
+                "city",
+                first.idempotency_key,
+                None,
+                SubmissionState.ACCEPTED,
+                first.enqueued_at,
+            )
+        )
+        await store.settle(first, Outcome(first.id, "city", "41", None))
+    finally:
+        await store.close()
+    await enqueue(config, twin)
+    await worker.start()
+    await drained(worker)
+    assert backend_of(worker).calls == {}
+    assert count(worker, "found") == 1
+
+
+async def test_jobs_it_cannot_deliver_are_dead_letters(config: Config, worker: Runtime) -> None:
+    elsewhere = job_for("header:k1", jurisdiction_id="other.city")
+    garbled = replace(job_for("header:k2"), payload=b'{"service_code": 42}')
+    await enqueue(config, elsewhere, garbled)
+    await worker.start()
+    await drained(worker)
+    reasons = {letter.job.id: letter.reason for letter in await worker.queue.dead_letters(10)}
+    assert reasons == {
+        elsewhere.id: "jurisdiction other.city is not configured on this worker",
+        garbled.id: "the job's payload is not a valid request",
+    }
+    assert backend_of(worker).calls == {}
+    assert count(worker, "dead") == count(worker, "dead", "other.city") == 1
+
+
+async def test_close_lets_a_delivery_in_flight_finish(config: Config, worker: Runtime) -> None:
+    slow = job_for("header:slow")
+    await enqueue(config, slow)
+    backend = backend_of(worker)
+    backend.create_seconds = 0.3
+    await worker.start()
+    await eventually(lambda: backend.calls["create"] == 1)
+    await worker.close()
+    assert backend.references() == {"header:slow": 1}
+    store = Store(config.gateway.store_url)
+    await store.start()
+    try:
+        stored = await store.submission("city", slow.id)
+    finally:
+        await store.close()
+    assert stored is not None and stored.state is SubmissionState.DELIVERED
