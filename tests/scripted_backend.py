@@ -18,6 +18,8 @@ import pytest
 from connectors import registry
 from connectors.base import BackendQuery, Capability, Connector, Record, TransientError
 
+from mappingfiles import write
+
 KIND = "scripted"
 
 MAPPING = f"""\
@@ -101,9 +103,7 @@ class ScriptedConnector(Connector):
 
 
 def write_mapping(folder: Path) -> Path:
-    path = folder / "city.yaml"
-    path.write_text(MAPPING, encoding="utf-8")
-    return path
+    return write(folder, MAPPING)
 
 
 def register(monkeypatch: pytest.MonkeyPatch) -> None:
