@@ -71,20 +71,23 @@ def each(change: Transform, items: list[Any] | tuple[Any, ...]) -> list[Any] | N
 
 
 class Value(NamedTuple):
-    """A compiled `from` or `template`: read a value, change it while it has one
-    (each item of a list, or the value itself), else give `default`.
+    """A compiled entry: read a value, change it while it has one (each item of a
+    list, or the value itself), else give `default`. Without `read`, the value is
+    `default` every time (a `const`).
 
     Kept in three parts, not one closure, so that the loops applying a whole section
     (`gateway.mapping.compiled`) run them without a frame of their own per field.
     """
 
-    read: Getter
+    read: Getter | None
     change: Transform | None
     default: Any
 
     def getter(self) -> Getter:
         """The value as one function, for where it is nested (a rule's `then`)."""
         read, change, default = self
+        if read is None:
+            return lambda _subject: default
         if change is None:
             if default is None:
                 return read
