@@ -180,7 +180,7 @@ odd_scalars = st.one_of(
     st.none(),
     st.booleans(),
     st.integers(),
-    st.integers(min_value=10**4300, max_value=10**4400),
+    st.integers(0, 10**6).map(lambda n: 10**4300 + n),  # past str()'s digit limit
     st.floats(),
     st.decimals(allow_nan=True, allow_infinity=True),
     st.sampled_from([Decimal("NaN"), Decimal("sNaN"), Decimal("-Infinity"), Decimal("1e999999")]),
