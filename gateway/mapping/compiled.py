@@ -43,8 +43,12 @@ class TargetWriter(NamedTuple):
 
     target: str
     key: str
-    """The record's own field, set directly when `write` is None (a flat target)."""
+    """The record's own field, set directly when `field` and `write` are None."""
+    field: str | None
+    """The field of the sub-record at `key` (a path of two names, `contact.email`),
+    set by the section loop itself."""
     write: Writer | None
+    """How any other path (deeper, or through a list) is written."""
     value: Value
 
 
@@ -75,7 +79,7 @@ class ToBackend:
 
     def __init__(self, writers: Iterable[TargetWriter]) -> None:
         self._steps = tuple(
-            (writer.target, writer.key, writer.write, *_shape(writer.value))
+            (writer.target, writer.key, writer.field, writer.write, *_shape(writer.value))
             for writer in writers
             if _gives_a_value(writer.value)
         )
@@ -83,7 +87,7 @@ class ToBackend:
     def __call__(self, inputs: Inputs) -> Record:
         record: Record = {}
         try:
-            for target, key, write, kind, read, change, default in self._steps:  # noqa: B007 - named in the error
+            for target, key, field, write, kind, read, change, default in self._steps:  # noqa: B007 - named in the error
                 if kind is _CONSTANT:
                     value = default
                 else:
@@ -94,10 +98,15 @@ class ToBackend:
                         if default is None:
                             continue
                         value = default
-                if write is None:
+                if write is not None:
+                    write(record, value)
+                elif field is None:
                     record[key] = value
                 else:
-                    write(record, value)
+                    node = record.get(key)
+                    if node is None:
+                        node = record[key] = {}
+                    node[field] = value
         except MappingError as exc:
             raise MappingError(f"{target}: {exc}") from None
         return record
