@@ -20,8 +20,7 @@ def split_text(separator: str) -> Transform:
     def split(value: Any) -> list[str] | None:
         if not isinstance(value, str):
             raise MappingError(f"split needs text, not {kind_of(value)}")
-        parts = [part for part in (part.strip() for part in value.split(separator)) if part]
-        return parts or None
+        return list(filter(None, map(str.strip, value.split(separator)))) or None
 
     return split
 
@@ -66,8 +65,11 @@ def _chain(transforms: Sequence[Transform]) -> Transform:
 
 def each(change: Transform, items: list[Any] | tuple[Any, ...]) -> list[Any] | None:
     """`change` applied to every item of a list, leaving out missing ones."""
-    results = (change(item) for item in items if item is not None)
-    return [result for result in results if result is not None] or None
+    results = []
+    for item in items:
+        if item is not None and (result := change(item)) is not None:
+            results.append(result)
+    return results or None
 
 
 class Value(NamedTuple):
