@@ -93,7 +93,10 @@ class ToBackend:
                 else:
                     value = read(inputs)
                     if value is not None and kind is _CHANGE:
-                        value = each(change, value) if isinstance(value, LISTS) else change(value)
+                        if value.__class__ is str or not isinstance(value, LISTS):
+                            value = change(value)
+                        else:
+                            value = each(change, value)
                     if value is None:
                         if default is None:
                             continue
@@ -155,7 +158,10 @@ class FromBackend(Generic[M]):
                 else:
                     value = read(record)
                     if value is not None and kind is _CHANGE:
-                        value = each(change, value) if isinstance(value, LISTS) else change(value)
+                        if value.__class__ is str or not isinstance(value, LISTS):
+                            value = change(value)
+                        else:
+                            value = each(change, value)
                     if value is None:
                         if default is None:
                             continue

@@ -44,7 +44,9 @@ def join_items(separator: str) -> Transform:
 
 
 def truncate_text(length: int) -> Transform:
-    return lambda value: value[:length] if isinstance(value, str) else value
+    return lambda value: (
+        value[:length] if value.__class__ is str or isinstance(value, str) else value
+    )
 
 
 def _chain(transforms: Sequence[Transform]) -> Transform:

@@ -37,7 +37,7 @@ def path_reader(segments: Segments) -> Callable[[dict[str, Any]], Any]:
 
         def read_two(record: dict[str, Any]) -> Any:
             node = record.get(first)
-            return node.get(second) if isinstance(node, dict) else None
+            return node.get(second) if node.__class__ is dict or isinstance(node, dict) else None
 
         return read_two
 
