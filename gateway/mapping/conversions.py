@@ -39,19 +39,16 @@ _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 
 
-def number_text(value: int | float | Decimal) -> str:
-    try:
-        return str(value)
-    except ValueError:  # an int beyond Python's digit limit
-        raise MappingError("a number too long to write as text") from None
-
-
 def as_text(value: Any) -> str:
-    """Text for an Open311 text field: text as it is, numbers written out."""
+    """Text for an Open311 text field: text as it is, numbers written out. One frame:
+    it runs per text field whose backend value is a number (ids, mostly)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, NUMBERS) and not isinstance(value, bool):  # inlined: per record
-        return number_text(value)
+    if isinstance(value, NUMBERS) and not isinstance(value, bool):
+        try:
+            return str(value)
+        except ValueError:  # an int beyond Python's digit limit
+            raise MappingError("a number too long to write as text") from None
     raise MappingError(f"{kind_of(value)} is not text")
 
 
