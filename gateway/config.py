@@ -124,6 +124,9 @@ class GatewayConfig(_Section):
     """RabbitMQ only: jobs a worker holds unacknowledged at most, about the backend's
     concurrency. Times the slowest backend call, it must stay well below RabbitMQ's
     consumer timeout (30 min by default), past which the broker takes the jobs back."""
+    queue_prefix: str = Field(default="open311", pattern=r"^[A-Za-z0-9_.-]+$")
+    """RabbitMQ only: the start of every exchange and queue name, so several gateways
+    (or test runs) can share one broker without sharing jobs."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     access_log: bool = True
     worker: WorkerConfig = Field(default_factory=WorkerConfig)

@@ -22,7 +22,8 @@ from gateway.metrics import Metrics
 from gateway.open311.models import Discovery, Endpoint
 from gateway.open311.render import Format, render_discovery
 from gateway.outcomes import LocalOutcomes, Outcomes
-from gateway.queue import JobQueue, QueueUnavailable, open_queue
+from gateway.queue import JobQueue, QueueUnavailable, is_broker, open_queue
+from gateway.queue.amqp_outcomes import AmqpOutcomes
 from gateway.store import Store
 from gateway.submission import Submissions
 from gateway.tenants import TenantRegistry, build_tenant
@@ -52,8 +53,9 @@ class Runtime:
     def __post_init__(self) -> None:
         settings = self.config.gateway
         self.store = Store(settings.store_url)
-        self.queue = open_queue(settings.queue_url)
-        self.outcomes = LocalOutcomes()
+        url, prefix = settings.queue_url, settings.queue_prefix
+        self.queue = open_queue(url, prefetch=settings.queue_prefetch, prefix=prefix)
+        self.outcomes = AmqpOutcomes(url, name_prefix=prefix) if is_broker(url) else LocalOutcomes()
         self.metrics = Metrics()
         self.tenants = TenantRegistry(
             [build_tenant(j, self.metrics) for j in self.config.jurisdictions]
@@ -63,7 +65,7 @@ class Runtime:
             self.store,
             self.queue,
             self.outcomes,
-            poll_store=not delivers and self.outcomes.address is None,
+            poll_store=not delivers and isinstance(self.outcomes, LocalOutcomes),
         )
         self.worker = (
             Worker(

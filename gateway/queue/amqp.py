@@ -57,6 +57,8 @@ from gateway.queue.jobs import DeadLetter, Job, Lease
 
 log = get_logger(__name__)
 
+DEFAULT_PREFIX = "open311"
+"""The start of every exchange and queue name of a topology."""
 DEFAULT_PREFETCH = 32
 """Deliveries a consumer holds at most: about the backend's concurrency limit."""
 
@@ -99,7 +101,7 @@ class AmqpQueue:
         self,
         url: str,
         *,
-        name_prefix: str = "open311",
+        name_prefix: str = DEFAULT_PREFIX,
         prefetch: int = DEFAULT_PREFETCH,
         delay_tiers: tuple[float, ...] = DELAY_TIERS,
         delivery_limit: int = DELIVERY_LIMIT,

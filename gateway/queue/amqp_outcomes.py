@@ -30,7 +30,12 @@ from aiormq.exceptions import AMQPError
 
 from gateway.logs import get_logger
 from gateway.outcomes import Outcome
-from gateway.queue.amqp import CONNECT_DEADLINE, DEFAULT_TIMEOUT, RECONNECT_INTERVAL
+from gateway.queue.amqp import (
+    CONNECT_DEADLINE,
+    DEFAULT_PREFIX,
+    DEFAULT_TIMEOUT,
+    RECONNECT_INTERVAL,
+)
 from gateway.queue.amqp_link import connect
 from gateway.queue.base import QueueUnavailable
 from gateway.queue.jobs import Job
@@ -46,7 +51,7 @@ class AmqpOutcomes:
         self,
         url: str,
         *,
-        name_prefix: str = "open311",
+        name_prefix: str = DEFAULT_PREFIX,
         timeout: float = DEFAULT_TIMEOUT,
         connect_deadline: float = CONNECT_DEADLINE,
         reconnect_interval: float = RECONNECT_INTERVAL,

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from yarl import URL
 
-from gateway.queue.amqp import DEFAULT_PREFETCH, AmqpQueue
+from gateway.queue.amqp import DEFAULT_PREFETCH, DEFAULT_PREFIX, AmqpQueue
 from gateway.queue.base import JobQueue
 from gateway.queue.embedded import EmbeddedQueue
 
@@ -33,11 +33,19 @@ def check_queue_url(url: str) -> str:
     return url
 
 
-def open_queue(url: str, *, prefetch: int = DEFAULT_PREFETCH) -> JobQueue:
-    """The queue a URL names, not started yet; `prefetch` applies to RabbitMQ only."""
+def is_broker(url: str) -> bool:
+    """Whether the URL names RabbitMQ (shared by several processes) rather than a file."""
+    return url.partition("://")[0] in _AMQP_SCHEMES
+
+
+def open_queue(
+    url: str, *, prefetch: int = DEFAULT_PREFETCH, prefix: str = DEFAULT_PREFIX
+) -> JobQueue:
+    """The queue a URL names, not started yet; `prefetch` and `prefix` (of exchange and
+    queue names) apply to RabbitMQ only."""
     check_queue_url(url)
-    if url.partition("://")[0] in _AMQP_SCHEMES:
-        return AmqpQueue(url, prefetch=prefetch)
+    if is_broker(url):
+        return AmqpQueue(url, name_prefix=prefix, prefetch=prefetch)
     return EmbeddedQueue(Path(url.partition(":///")[2]))
 
 
