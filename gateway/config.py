@@ -17,7 +17,6 @@ from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validato
 from gateway import apikeys
 from gateway.queue import Backoff, check_queue_url, queue_url_beside
 from gateway.queue.amqp import DEFAULT_PREFETCH
-from gateway.queue.amqp_topology import DEFAULT_PREFIX
 from gateway.yamlfile import FileErrors, YamlDocument
 
 CALL_GRACE_SECONDS = 1.0
@@ -125,9 +124,9 @@ class GatewayConfig(_Section):
     """RabbitMQ only: jobs a worker holds unacknowledged at most, about the backend's
     concurrency. Times the slowest backend call, it must stay well below RabbitMQ's
     consumer timeout (30 min by default), past which the broker takes the jobs back."""
-    queue_prefix: str = Field(default=DEFAULT_PREFIX, pattern=r"^[A-Za-z0-9_.-]+$")
-    """RabbitMQ only: how the names of the exchanges and queues the gateway declares begin,
-    so that several deployments can share one broker."""
+    queue_prefix: str = Field(default="open311", pattern=r"^[A-Za-z0-9_.-]+$")
+    """RabbitMQ only: the start of every exchange and queue name, so several gateways
+    (or test runs) can share one broker without sharing jobs."""
     max_body_bytes: int = Field(default=10 * 1024 * 1024, gt=0)
     access_log: bool = True
     worker: WorkerConfig = Field(default_factory=WorkerConfig)

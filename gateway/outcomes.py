@@ -1,15 +1,9 @@
-"""How a waiting POST hears the outcome of its job: the worker announces it to the
-gateway instance that enqueued the job, which resolves the POST's future.
+"""How a POST waiting for its job hears the outcome.
 
-The instance calls `expect` before it enqueues (so an outcome arriving at once is not
-missed), puts its `address` in the job's `reply_to`, and waits on the future within
-its short wait window; `forget` drops the future when the POST stops waiting. The
-worker announces only after the outcome is recorded in the store, and an announcement
-is best effort: a POST that hears nothing falls back to its token, which resolves
-from the store on any instance.
-
-Here: the outcome and the protocol of its listeners, and `LocalOutcomes`, the
-listener when the worker runs in the same process (the embedded default).
+A worker stores every outcome first (so a token resolves on any instance), then
+announces it. The gateway instance that accepted the job may be waiting for it: in the
+same process the announcement resolves a future; across processes it travels to the
+instance's own address (an AMQP reply queue) named in the job's `reply_to`.
 """
 
 from __future__ import annotations

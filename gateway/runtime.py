@@ -21,8 +21,9 @@ from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.open311.models import Discovery, Endpoint
 from gateway.open311.render import Format, render_discovery
-from gateway.outcomes import Outcomes
-from gateway.queue import JobQueue, QueueUnavailable, open_outcomes, open_queue
+from gateway.outcomes import LocalOutcomes, Outcomes
+from gateway.queue import JobQueue, QueueUnavailable, is_broker, open_queue
+from gateway.queue.amqp_outcomes import AmqpOutcomes
 from gateway.store import Store
 from gateway.submission import Submissions
 from gateway.tenants import TenantRegistry, build_tenant
@@ -52,17 +53,19 @@ class Runtime:
     def __post_init__(self) -> None:
         settings = self.config.gateway
         self.store = Store(settings.store_url)
-        self.queue = open_queue(
-            settings.queue_url, prefetch=settings.queue_prefetch, name_prefix=settings.queue_prefix
-        )
-        self.outcomes = open_outcomes(settings.queue_url, name_prefix=settings.queue_prefix)
+        url, prefix = settings.queue_url, settings.queue_prefix
+        self.queue = open_queue(url, prefetch=settings.queue_prefetch, prefix=prefix)
+        self.outcomes = AmqpOutcomes(url, name_prefix=prefix) if is_broker(url) else LocalOutcomes()
         self.metrics = Metrics()
         self.tenants = TenantRegistry(
             [build_tenant(j, self.metrics) for j in self.config.jurisdictions]
         )
         delivers = self.worker_only or settings.worker.mode is WorkerMode.IN_PROCESS
         self.submissions = Submissions(
-            self.store, self.queue, self.outcomes, worker_elsewhere=not delivers
+            self.store,
+            self.queue,
+            self.outcomes,
+            poll_store=not delivers and isinstance(self.outcomes, LocalOutcomes),
         )
         self.worker = (
             Worker(

@@ -42,14 +42,14 @@ class Submissions:
         queue: JobQueue,
         outcomes: Outcomes,
         *,
-        worker_elsewhere: bool,
+        poll_store: bool,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._store = store
         self._queue = queue
         self._outcomes = outcomes
-        self._worker_elsewhere = worker_elsewhere
-        """No worker delivers in this process (`worker.mode: external`)."""
+        self._poll_store = poll_store
+        """Whether the worker may be in another process that `outcomes` cannot hear."""
         self._clock = clock
         """Stamps acceptances, and ages them against the fingerprint window."""
 
@@ -126,16 +126,16 @@ class Submissions:
     async def _wait(
         self, heard: asyncio.Future[Outcome], job: Job, seconds: float
     ) -> Outcome | None:
-        """The job's outcome if it comes within `seconds`, else None. A worker in another
-        process that cannot announce it here (no reply address) is heard through the store."""
-        poll = self._worker_elsewhere and job.reply_to is None
+        """The job's outcome if it comes within `seconds`, else None."""
         loop = asyncio.get_running_loop()
         deadline = loop.time() + seconds
         while (left := deadline - loop.time()) > 0:
-            await asyncio.wait({heard}, timeout=min(left, POLL_SECONDS) if poll else left)
+            await asyncio.wait(
+                {heard}, timeout=min(left, POLL_SECONDS) if self._poll_store else left
+            )
             if heard.done():
                 return None if heard.cancelled() else heard.result()
-            if poll and (settled := await self._settled(job)) is not None:
+            if self._poll_store and (settled := await self._settled(job)) is not None:
                 return settled
         return None
 

@@ -51,6 +51,30 @@ services:
   - {service_code: POT, service_name: Pothole, metadata: false}
   - {service_code: DOG, service_name: Dog fouling, metadata: false}
 """
+LIST_ATTRIBUTE_SERVICES = """\
+services:
+  - service_code: POT
+    service_name: Pothole
+    metadata: true
+    attributes:
+      - {code: depth, datatype: number, order: 1, description: Depth}
+      - code: position
+        datatype: singlevaluelist
+        order: 2
+        description: Where
+        values: [{key: road, name: Road}, {key: junction, name: Junction}]
+  - service_code: FLY
+    service_name: Fly-tipping
+    metadata: true
+    attributes:
+      - code: waste
+        datatype: multivaluelist
+        order: 1
+        description: What
+        values: [{key: tyres, name: Tyres}, {key: needles, name: Needles}]
+  - {service_code: DOG, service_name: Dog fouling, metadata: false}
+"""
+"""A catalogue whose attributes include a single- and a multivaluelist."""
 CREATE = """\
     state: {const: NEW}
 """

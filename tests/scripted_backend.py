@@ -36,6 +36,8 @@ from gateway.config import (
     WorkerConfig,
 )
 
+from mappingfiles import write
+
 KIND = "scripted"
 
 MAPPING = f"""\
@@ -163,9 +165,7 @@ class ScriptedConnector(Connector):
 
 
 def write_mapping(folder: Path) -> Path:
-    path = folder / "city.yaml"
-    path.write_text(MAPPING, encoding="utf-8")
-    return path
+    return write(folder, MAPPING)
 
 
 def scripted_config(

@@ -110,7 +110,7 @@ def equals_test(read: Getter, expected: Any) -> Test:
     def test(subject: Any) -> bool:
         value = read(subject)
         try:
-            if isinstance(value, LISTS):
+            if value.__class__ is not str and isinstance(value, LISTS):
                 return expected in value
             return bool(value == expected)
         except ArithmeticError:  # a signalling NaN refuses to be compared
@@ -125,7 +125,7 @@ def one_of_test(read: Getter, allowed: Sequence[Any]) -> Test:
     def test(subject: Any) -> bool:
         value = read(subject)
         try:
-            if isinstance(value, LISTS):
+            if value.__class__ is not str and isinstance(value, LISTS):
                 return not values.isdisjoint(value)
             return value in values
         except (TypeError, ArithmeticError):  # unhashable (a record), a signalling NaN

@@ -34,27 +34,21 @@ DATE_TYPES = frozenset({"datetime", "date"})
 MAX_INT_DIGITS = 4300
 """Python's own limit on int <-> text; a longer number is refused, not expanded."""
 
+_TEXT_OR_NUMBERS = (str, *NUMBERS)
 _TRUE = frozenset({"true", "yes", "1"})
 _FALSE = frozenset({"false", "no", "0"})
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, NUMBERS) and not isinstance(value, bool)
-
-
-def number_text(value: int | float | Decimal) -> str:
-    try:
-        return str(value)
-    except ValueError:  # an int beyond Python's digit limit
-        raise MappingError("a number too long to write as text") from None
-
-
 def as_text(value: Any) -> str:
-    """Text for an Open311 text field: text as it is, numbers written out."""
+    """Text for an Open311 text field: text as it is, numbers written out. One frame:
+    it runs per text field whose backend value is a number (ids, mostly)."""
     if isinstance(value, str):
         return value
-    if isinstance(value, NUMBERS) and not isinstance(value, bool):  # inlined: per record
-        return number_text(value)
+    if isinstance(value, NUMBERS) and not isinstance(value, bool):
+        try:
+            return str(value)
+        except ValueError:  # an int beyond Python's digit limit
+            raise MappingError("a number too long to write as text") from None
     raise MappingError(f"{kind_of(value)} is not text")
 
 
@@ -70,7 +64,9 @@ def _instants(zone: tzinfo, parse: Parse, into: tzinfo) -> Callable[[Any], datet
     expected = "ISO 8601" if parse is ISO_8601 else "the format"
 
     def instant(value: Any) -> datetime:
-        if isinstance(value, str):
+        if value.__class__ is datetime:  # the usual value, at the cost of one comparison
+            pass
+        elif isinstance(value, str):
             try:
                 value = parse(value)
             except ValueError:
@@ -94,7 +90,7 @@ _utc_instant = _instants(UTC, ISO_8601, UTC)
 
 def as_instant(value: Any) -> datetime:
     """A date-time for an Open311 field: aware, in UTC; naive backends store UTC."""
-    if isinstance(value, datetime) and value.tzinfo is UTC:
+    if value.__class__ is datetime and value.tzinfo is UTC:
         return value
     return _utc_instant(value)
 
@@ -121,14 +117,14 @@ def _to_int(value: Any) -> int:
 
 
 def _to_decimal(value: Any) -> Decimal:
-    if isinstance(value, str):
+    if isinstance(value, float):
+        number = Decimal(repr(value))
+    elif isinstance(value, str):
         try:
             number = Decimal(value.strip())
         except InvalidOperation:
             raise MappingError("text that is not a number cannot be a decimal") from None
-    elif isinstance(value, float):
-        number = Decimal(repr(value))
-    elif _is_number(value):
+    elif isinstance(value, NUMBERS) and not isinstance(value, bool):
         number = Decimal(value)
     else:
         raise MappingError(f"{kind_of(value)} cannot be a decimal")
@@ -138,7 +134,7 @@ def _to_decimal(value: Any) -> Decimal:
 
 
 def _to_float(value: Any) -> float:
-    if not isinstance(value, str) and not _is_number(value):
+    if not isinstance(value, _TEXT_OR_NUMBERS) or isinstance(value, bool):
         raise MappingError(f"{kind_of(value)} cannot be a float")
     try:
         number = float(value)

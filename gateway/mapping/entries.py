@@ -68,8 +68,7 @@ class EntryCompiler:
     def value(self, loc: Loc, operation: Operation, scope: Scope) -> Value | None:
         """The operation compiled (see `Value`); None when it has problems."""
         if isinstance(operation, Constant):
-            const = operation.const
-            return Value(lambda _subject: const, None, None)
+            return Value(None, None, operation.const)
         if isinstance(operation, When):
             choose = self._when(loc, operation, scope)
             return None if choose is None else Value(choose, None, None)

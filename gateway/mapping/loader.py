@@ -214,5 +214,7 @@ class _Compiler:
 
 
 def _writer(target: str, segments: Segments, value: Value) -> TargetWriter:
-    write = path_writer(segments) if len(segments) > 1 else None
-    return TargetWriter(target, segments[0], write, value)
+    key, *rest = segments
+    if len(rest) == 1 and not rest[0].isdigit():
+        return TargetWriter(target, key, rest[0], None, value)
+    return TargetWriter(target, key, None, path_writer(segments) if rest else None, value)

@@ -20,8 +20,7 @@ def split_text(separator: str) -> Transform:
     def split(value: Any) -> list[str] | None:
         if not isinstance(value, str):
             raise MappingError(f"split needs text, not {kind_of(value)}")
-        parts = [part for part in (part.strip() for part in value.split(separator)) if part]
-        return parts or None
+        return list(filter(None, map(str.strip, value.split(separator)))) or None
 
     return split
 
@@ -45,7 +44,9 @@ def join_items(separator: str) -> Transform:
 
 
 def truncate_text(length: int) -> Transform:
-    return lambda value: value[:length] if isinstance(value, str) else value
+    return lambda value: (
+        value[:length] if value.__class__ is str or isinstance(value, str) else value
+    )
 
 
 def _chain(transforms: Sequence[Transform]) -> Transform:
@@ -66,25 +67,31 @@ def _chain(transforms: Sequence[Transform]) -> Transform:
 
 def each(change: Transform, items: list[Any] | tuple[Any, ...]) -> list[Any] | None:
     """`change` applied to every item of a list, leaving out missing ones."""
-    results = (change(item) for item in items if item is not None)
-    return [result for result in results if result is not None] or None
+    results = []
+    for item in items:
+        if item is not None and (result := change(item)) is not None:
+            results.append(result)
+    return results or None
 
 
 class Value(NamedTuple):
-    """A compiled `from` or `template`: read a value, change it while it has one
-    (each item of a list, or the value itself), else give `default`.
+    """A compiled entry: read a value, change it while it has one (each item of a
+    list, or the value itself), else give `default`. Without `read`, the value is
+    `default` every time (a `const`).
 
     Kept in three parts, not one closure, so that the loops applying a whole section
     (`gateway.mapping.compiled`) run them without a frame of their own per field.
     """
 
-    read: Getter
+    read: Getter | None
     change: Transform | None
     default: Any
 
     def getter(self) -> Getter:
         """The value as one function, for where it is nested (a rule's `then`)."""
         read, change, default = self
+        if read is None:
+            return lambda _subject: default
         if change is None:
             if default is None:
                 return read

@@ -37,7 +37,7 @@ def path_reader(segments: Segments) -> Callable[[dict[str, Any]], Any]:
 
         def read_two(record: dict[str, Any]) -> Any:
             node = record.get(first)
-            return node.get(second) if isinstance(node, dict) else None
+            return node.get(second) if node.__class__ is dict or isinstance(node, dict) else None
 
         return read_two
 
@@ -61,26 +61,6 @@ def _is_index(segments: Segments, position: int) -> bool:
     return position > 0 and segments[position].isdigit()
 
 
-def _child(node: Any, segment: str | int, makes_list: bool) -> Any:
-    if isinstance(segment, int):
-        if len(node) <= segment:
-            node.extend([None] * (segment + 1 - len(node)))
-        child = node[segment]
-        if child is None:
-            child = node[segment] = [] if makes_list else {}
-        return child
-    child = node.get(segment)
-    if child is None:
-        child = node[segment] = [] if makes_list else {}
-    return child
-
-
-def _put(node: Any, segment: str | int, value: Any) -> None:
-    if isinstance(segment, int) and len(node) <= segment:
-        node.extend([None] * (segment + 1 - len(node)))
-    node[segment] = value
-
-
 def path_writer(segments: Segments) -> Callable[[dict[str, Any], Any], None]:
     """A function setting `segments` in a record, creating records and lists on the way."""
     keys: tuple[str | int, ...] = tuple(
@@ -91,12 +71,25 @@ def path_writer(segments: Segments) -> Callable[[dict[str, Any], Any], None]:
     if not any(isinstance(key, int) for key in keys):
         return _record_writer(segments)
     walk = tuple((key, _is_index(segments, position + 1)) for position, key in enumerate(parents))
+    last_is_index = isinstance(last, int)
 
     def write(record: dict[str, Any], value: Any) -> None:
+        """One frame per value, as `_record_writer`: lists are padded with nulls up to
+        an index, and a missing container is made of the kind its next segment needs."""
         node: Any = record
         for key, makes_list in walk:
-            node = _child(node, key, makes_list)
-        _put(node, last, value)
+            if key.__class__ is int:
+                if len(node) <= key:
+                    node.extend([None] * (key + 1 - len(node)))
+                child = node[key]
+            else:
+                child = node.get(key)
+            if child is None:
+                child = node[key] = [] if makes_list else {}
+            node = child
+        if last_is_index and len(node) <= last:
+            node.extend([None] * (last + 1 - len(node)))
+        node[last] = value
 
     return write
 

@@ -59,6 +59,8 @@ def _plain(value: Any) -> Any:
 def _attribute(code: str) -> Getter:
     def get(inputs: Inputs) -> Any:
         value = inputs.subject.attributes.get(code)
+        if value.__class__ is str:  # the usual value, at the cost of one comparison
+            return value
         return list(value) if isinstance(value, tuple) else value  # _plain, without a call
 
     return get

@@ -53,6 +53,11 @@ class ModelTarget(Generic[M]):
     def __init__(self, model: type[M], described_as: str) -> None:
         self.model = model
         self.described_as = described_as
+        self._validate: Callable[[Mapping[str, Any]], M] = (
+            model.__pydantic_validator__.validate_python
+        )
+        """`model_validate` without its keyword handling: the same validation, once
+        per record read."""
         self.required = tuple(
             name for name, info in model.model_fields.items() if info.is_required()
         )
@@ -82,7 +87,7 @@ class ModelTarget(Generic[M]):
 
     def build(self, values: Mapping[str, Any]) -> M:
         try:
-            return self.model.model_validate(values)
+            return self._validate(values)
         except ValidationError as exc:
             problems = "; ".join(
                 f"{'.'.join(map(str, error['loc']))}: {error['msg']}" for error in exc.errors()

@@ -4,7 +4,10 @@
 every call, which costs more than the rest of a record's mapping. A format made only
 of the numeric directives %Y %m %d %H %M %S (with %% and any literal text) is
 compiled here into a regular expression for reading and a %-pattern for writing.
-Reading falls back to `strptime` whenever the expression does not match, so odd
+Text whose numbers are all zero-padded, as backends write them, is rearranged into
+ISO 8601 for `datetime.fromisoformat`; other text is matched number by number (a
+day may be written `1`, as `strptime` allows). Reading falls back to `strptime`
+whenever neither expression matches (or the numbers are out of range), so odd
 input (space-padded days, say) is read exactly as `strptime` reads it, and so are
 formats with any other directive, which this module leaves to the standard library.
 """
@@ -16,14 +19,14 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from operator import attrgetter, itemgetter
 
-_NUMERIC: dict[str, tuple[str, str, str]] = {
-    # directive: (datetime field, what it matches, how it is written)
-    "Y": ("year", r"(\d\d\d\d)", "%d"),
-    "m": ("month", r"(1[0-2]|0[1-9]|[1-9])", "%02d"),
-    "d": ("day", r"(3[01]|[12]\d|0[1-9]|[1-9])", "%02d"),
-    "H": ("hour", r"(2[0-3]|[01]\d|\d)", "%02d"),
-    "M": ("minute", r"([0-5]\d|\d)", "%02d"),
-    "S": ("second", r"(6[01]|[0-5]\d|\d)", "%02d"),
+_NUMERIC: dict[str, tuple[str, str, str, str]] = {
+    # directive: (datetime field, what it matches, how it is written, its padded digits)
+    "Y": ("year", r"(\d\d\d\d)", "%d", r"(\d\d\d\d)"),
+    "m": ("month", r"(1[0-2]|0[1-9]|[1-9])", "%02d", r"(\d\d)"),
+    "d": ("day", r"(3[01]|[12]\d|0[1-9]|[1-9])", "%02d", r"(\d\d)"),
+    "H": ("hour", r"(2[0-3]|[01]\d|\d)", "%02d", r"(\d\d)"),
+    "M": ("minute", r"([0-5]\d|\d)", "%02d", r"(\d\d)"),
+    "S": ("second", r"(6[01]|[0-5]\d|\d)", "%02d", r"(\d\d)"),
 }
 _DEFAULTS = {"year": 1900, "month": 1, "day": 1, "hour": 0, "minute": 0, "second": 0}
 """What `strptime` gives the fields a format does not read, in `datetime`'s order."""
@@ -64,6 +67,8 @@ def _literal_pattern(text: str) -> str:
 
 _ORDER = tuple(_DEFAULTS)
 """The positional arguments of `datetime`."""
+_ISO_AFTER = ("-", "-", "T", ":", ":", "")
+"""What follows each of them in ISO 8601 text."""
 
 
 def _fields(pieces: list[str]) -> list[str]:
@@ -95,7 +100,21 @@ def text_parser(format: str) -> Callable[[str], datetime]:
         )
     )
 
+    padded = re.compile(_joined(pieces, _literal_pattern, 3), re.IGNORECASE)
+    iso = "".join(
+        ("%s" if name in fields else f"{_DEFAULTS[name]:0{4 if name == 'year' else 2}d}") + after
+        for name, after in zip(_ORDER, _ISO_AFTER, strict=True)
+    )
+    groups = tuple(fields.index(name) + 1 for name in _ORDER if name in fields)
+    from_iso = datetime.fromisoformat
+
     def parse(text: str) -> datetime:
+        found = padded.fullmatch(text)
+        if found is not None:  # the usual text: every number zero-padded
+            try:
+                return from_iso(iso % found.group(*groups))
+            except ValueError:
+                pass
         found = pattern.fullmatch(text)
         if found is not None:
             try:

@@ -10,13 +10,7 @@ from gateway.queue.backoff import Backoff
 from gateway.queue.base import JobQueue, QueueUnavailable
 from gateway.queue.embedded import EmbeddedQueue
 from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
-from gateway.queue.urls import (
-    SCHEMES,
-    check_queue_url,
-    open_outcomes,
-    open_queue,
-    queue_url_beside,
-)
+from gateway.queue.urls import SCHEMES, check_queue_url, is_broker, open_queue, queue_url_beside
 
 __all__ = [
     "SCHEMES",
@@ -30,7 +24,7 @@ __all__ = [
     "Lease",
     "QueueUnavailable",
     "check_queue_url",
-    "open_outcomes",
+    "is_broker",
     "open_queue",
     "queue_url_beside",
 ]

@@ -51,18 +51,14 @@ from gateway.logs import get_logger
 from gateway.queue.amqp_deliveries import Deliveries, Delivery
 from gateway.queue.amqp_link import connect, where
 from gateway.queue.amqp_messages import dead_letter_of, job_message, job_of
-from gateway.queue.amqp_topology import (
-    DEFAULT_PREFIX,
-    DELAY_TIERS,
-    DELIVERY_LIMIT,
-    ROUTING_KEY,
-    Topology,
-)
+from gateway.queue.amqp_topology import DELAY_TIERS, DELIVERY_LIMIT, ROUTING_KEY, Topology
 from gateway.queue.base import QueueUnavailable
 from gateway.queue.jobs import DeadLetter, Job, Lease
 
 log = get_logger(__name__)
 
+DEFAULT_PREFIX = "open311"
+"""The start of every exchange and queue name of a topology."""
 DEFAULT_PREFETCH = 32
 """Deliveries a consumer holds at most: about the backend's concurrency limit."""
 

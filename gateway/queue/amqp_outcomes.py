@@ -30,9 +30,13 @@ from aiormq.exceptions import AMQPError
 
 from gateway.logs import get_logger
 from gateway.outcomes import Outcome
-from gateway.queue.amqp import CONNECT_DEADLINE, DEFAULT_TIMEOUT, RECONNECT_INTERVAL
+from gateway.queue.amqp import (
+    CONNECT_DEADLINE,
+    DEFAULT_PREFIX,
+    DEFAULT_TIMEOUT,
+    RECONNECT_INTERVAL,
+)
 from gateway.queue.amqp_link import connect
-from gateway.queue.amqp_topology import DEFAULT_PREFIX
 from gateway.queue.base import QueueUnavailable
 from gateway.queue.jobs import Job
 

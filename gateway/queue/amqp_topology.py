@@ -39,13 +39,10 @@ the default 5 min cap still spreads a failed burst over several tiers."""
 
 DELIVERY_LIMIT = 20
 
-DEFAULT_PREFIX = "open311"
-"""How the names of the exchanges and queues begin unless configured otherwise."""
-
 
 @dataclass(frozen=True, slots=True)
 class Topology:
-    prefix: str = DEFAULT_PREFIX
+    prefix: str = "open311"
     delay_tiers: tuple[float, ...] = DELAY_TIERS
     delivery_limit: int = DELIVERY_LIMIT
     max_length: int | None = None

@@ -6,10 +6,7 @@ from pathlib import Path
 
 from yarl import URL
 
-from gateway.outcomes import LocalOutcomes, Outcomes
-from gateway.queue.amqp import DEFAULT_PREFETCH, AmqpQueue
-from gateway.queue.amqp_outcomes import AmqpOutcomes
-from gateway.queue.amqp_topology import DEFAULT_PREFIX
+from gateway.queue.amqp import DEFAULT_PREFETCH, DEFAULT_PREFIX, AmqpQueue
 from gateway.queue.base import JobQueue
 from gateway.queue.embedded import EmbeddedQueue
 
@@ -36,29 +33,20 @@ def check_queue_url(url: str) -> str:
     return url
 
 
-def open_queue(
-    url: str, *, prefetch: int = DEFAULT_PREFETCH, name_prefix: str = DEFAULT_PREFIX
-) -> JobQueue:
-    """The queue a URL names, not started yet; `prefetch` and `name_prefix` apply to
-    RabbitMQ only."""
-    check_queue_url(url)
-    if _is_amqp(url):
-        return AmqpQueue(url, prefetch=prefetch, name_prefix=name_prefix)
-    return EmbeddedQueue(Path(url.partition(":///")[2]))
-
-
-def open_outcomes(url: str, *, name_prefix: str = DEFAULT_PREFIX) -> Outcomes:
-    """How waiting POSTs hear outcomes with the queue a URL names: a reply queue of their
-    instance on RabbitMQ (workers run anywhere), in-process futures with the embedded
-    queue (its workers share one node; in another process, the POST reads the store)."""
-    check_queue_url(url)
-    if _is_amqp(url):
-        return AmqpOutcomes(url, name_prefix=name_prefix)
-    return LocalOutcomes()
-
-
-def _is_amqp(url: str) -> bool:
+def is_broker(url: str) -> bool:
+    """Whether the URL names RabbitMQ (shared by several processes) rather than a file."""
     return url.partition("://")[0] in _AMQP_SCHEMES
+
+
+def open_queue(
+    url: str, *, prefetch: int = DEFAULT_PREFETCH, prefix: str = DEFAULT_PREFIX
+) -> JobQueue:
+    """The queue a URL names, not started yet; `prefetch` and `prefix` (of exchange and
+    queue names) apply to RabbitMQ only."""
+    check_queue_url(url)
+    if is_broker(url):
+        return AmqpQueue(url, name_prefix=prefix, prefetch=prefetch)
+    return EmbeddedQueue(Path(url.partition(":///")[2]))
 
 
 def queue_url_beside(store_url: str) -> str | None:

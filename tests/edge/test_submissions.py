@@ -135,7 +135,7 @@ async def test_the_same_content_is_a_repeat_within_the_window_only(
     runtime = runtime_of(client)
     now = [datetime.now(UTC)]
     runtime.submissions = Submissions(
-        runtime.store, runtime.queue, runtime.outcomes, worker_elsewhere=False, clock=lambda: now[0]
+        runtime.store, runtime.queue, runtime.outcomes, poll_store=False, clock=lambda: now[0]
     )
     queued = count_enqueues(runtime, monkeypatch)
     service = await service_of(client, type="realtime", metadata=False)

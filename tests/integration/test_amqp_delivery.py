@@ -1,6 +1,6 @@
-"""POSTs through RabbitMQ, end to end: the gateway queues on the broker, a worker (in the
-gateway or in a runtime of its own) delivers to the scripted backend, and the waiting
-POST hears the backend's id on its instance's reply queue."""
+"""A POST through RabbitMQ delivered by a worker of its own (`open311-gateway worker`):
+the waiting POST hears the backend's id on its instance's reply queue. (The gateway's
+own worker on RabbitMQ: tests/edge/test_on_rabbitmq.py.)"""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.config import Config, WorkerConfig, WorkerMode
-from gateway.http.app import RUNTIME, create_app
+from gateway.http.app import create_app
 from gateway.queue.amqp_topology import Topology
 from gateway.runtime import Runtime
 
@@ -54,16 +54,6 @@ def backend_of(runtime: Runtime) -> ScriptedConnector:
     connector = runtime.tenants.resolve("city").connector
     assert isinstance(connector, ScriptedConnector)
     return connector
-
-
-async def test_the_gateways_own_worker_answers_through_the_reply_queue(
-    aiohttp_client, tmp_path: Path, prefix: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    config = await config_on_rabbitmq(tmp_path, prefix, monkeypatch, WorkerMode.IN_PROCESS)
-    client = await aiohttp_client(create_app(Runtime(config)))
-    receipt = await post(client, "k1")
-    assert set(receipt) == {"service_request_id"}
-    assert backend_of(client.app[RUNTIME]).references() == {"header:k1": 1}
 
 
 async def test_a_separate_worker_answers_the_waiting_post_through_the_reply_queue(

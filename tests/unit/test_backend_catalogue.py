@@ -7,30 +7,19 @@ from pathlib import Path
 
 import pytest
 
-from gateway.mapping import CompiledMapping, MappingError, load_mapping
+from gateway.mapping import MappingError
 from gateway.mapping.backend_catalogue import BackendCatalogue
 from gateway.open311.models import Datatype, Service, ServiceType
-from gateway.yamlfile import FileErrors
 
-BACKEND = """\
-connector: sql
-backend:
-  tickets:
-    table: tickets
-    id: id
-    reference: ref
-    created_at: created
-    columns: {id: integer, ref: text, created: datetime, category: text, state: text}
-  history:
-    table: changes
-    id: id
-    ticket: ticket_id
-    time: at
-    columns: {id: integer, ticket_id: integer, at: datetime}
+from mappingfiles import BACKEND, at, compiled, load_errors
+
+SERVICES_TABLE = """\
   services:
     table: categories
     id: code
     columns: {code: text, title: text, blurb: text, area: text, kind: text}
+"""
+KIND_TABLE = """\
 tables:
   kind:
     values: {RT: realtime, BT: batch}
@@ -81,46 +70,20 @@ requests:
 
 def document(
     *,
-    backend: str = BACKEND,
+    backend: str = BACKEND + SERVICES_TABLE,
     from_backend: str = "    refresh: 60\n",
     read: str = READ,
     overrides: str = OVERRIDES,
     add: str = ADD,
 ) -> str:
     services = f"services:\n  from_backend:\n{from_backend}{read}{overrides}{add}"
-    return f"{backend}{services}{REQUESTS}"
-
-
-def write(tmp_path: Path, text: str) -> Path:
-    path = tmp_path / "city.yaml"
-    path.write_text(text, encoding="utf-8")
-    return path
-
-
-def compiled(tmp_path: Path, text: str) -> CompiledMapping:
-    return load_mapping(write(tmp_path, text))
+    return f"{backend}{KIND_TABLE}{services}{REQUESTS}"
 
 
 def source(tmp_path: Path, text: str | None = None) -> BackendCatalogue:
     catalogue = compiled(tmp_path, text or document()).backend_catalogue
     assert catalogue is not None
     return catalogue
-
-
-def load_errors(tmp_path: Path, text: str) -> list[str]:
-    with pytest.raises(FileErrors) as caught:
-        load_mapping(write(tmp_path, text))
-    return list(caught.value.messages)
-
-
-def at(tmp_path: Path, text: str, needle: str, occurrence: int = 1) -> str:
-    """`file:line:col` of the `occurrence`-th `needle` in `text` (1-based, as reported)."""
-    index = -1
-    for _ in range(occurrence):
-        index = text.index(needle, index + 1)
-    line = text.count("\n", 0, index) + 1
-    column = index - (text.rfind("\n", 0, index) + 1) + 1
-    return f"{tmp_path / 'city.yaml'}:{line}:{column}"
 
 
 def by_code(services: tuple[Service, ...]) -> dict[str, Service]:
@@ -336,8 +299,7 @@ def test_read_problems_of_the_language_are_located_in_services(tmp_path: Path) -
 
 
 def test_connector_that_cannot_list_services(tmp_path: Path) -> None:
-    backend = BACKEND[: BACKEND.index("  services:\n")] + BACKEND[BACKEND.index("tables:") :]
-    text = document(backend=backend)
+    text = document(backend=BACKEND)
     assert load_errors(tmp_path, text) == [
         f"{at(tmp_path, text, 'from_backend')}: services.from_backend: "
         "the sql connector cannot list services with this backend"
@@ -399,7 +361,7 @@ def test_services_is_a_list_or_a_mapping(tmp_path: Path) -> None:
     ]
     text = f"{BACKEND}services:\n  overrides: {{}}\n{REQUESTS}"
     assert load_errors(tmp_path, text) == [
-        f"{at(tmp_path, text, 'services:', 2)}: services.from_backend: required key is missing"
+        f"{at(tmp_path, text, 'services:')}: services.from_backend: required key is missing"
     ]
 
 

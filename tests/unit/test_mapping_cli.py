@@ -15,6 +15,8 @@ from gateway.cli import main
 from gateway.mapping.schema import SHIPPED_NAME, installed_connectors, mapping_schema
 from mappings import mapping_path
 
+from mappingfiles import BACKEND, write
+
 EMBEDDED = mapping_path("embedded.yaml")
 NOW = "2026-05-01T12:00:00Z"
 
@@ -38,21 +40,9 @@ TICKET = {
     "created_at": "2026-05-01 12:00:00",
 }
 
-CONTEXT_MAPPING = """\
-connector: sql
-backend:
-  tickets:
-    table: tickets
-    id: id
-    reference: ref
-    created_at: created
-    columns: {id: integer, ref: text, created: datetime, state: text, kind: text, city: text}
-  history:
-    table: changes
-    id: id
-    ticket: ticket_id
-    time: at
-    columns: {id: integer, ticket_id: integer, at: datetime}
+CONTEXT_MAPPING = (
+    BACKEND
+    + """\
 tables:
   kinds:
     values: {road: RD}
@@ -74,6 +64,7 @@ requests:
     service_code: {from: kind, table: kinds, reverse: true}
     requested_datetime: created
 """
+)
 
 BROKEN = """\
 connector: sql
@@ -169,8 +160,7 @@ def test_apply_request_reads_lists_and_both_attribute_dialects(tmp_path: Path, c
 
 
 def test_apply_request_fills_the_context(tmp_path: Path, capsys) -> None:
-    mapping = tmp_path / "city.yaml"
-    mapping.write_text(CONTEXT_MAPPING, encoding="utf-8")
+    mapping = write(tmp_path, CONTEXT_MAPPING)
     body = {"service_code": "POT", "lat": 1, "long": 2, "attribute[kind]": "road"}
     request = write_json(tmp_path, "req.json", body)
     argv = ["apply", str(mapping), "--request", str(request)]
@@ -204,8 +194,7 @@ def test_apply_request_refuses_a_service_the_mapping_does_not_list(tmp_path: Pat
 
 
 def test_apply_request_reports_a_value_the_mapping_cannot_translate(tmp_path: Path, capsys) -> None:
-    mapping = tmp_path / "city.yaml"
-    mapping.write_text(CONTEXT_MAPPING, encoding="utf-8")
+    mapping = write(tmp_path, CONTEXT_MAPPING)
     body = {"service_code": "POT", "lat": 1, "long": 2, "attribute[kind]": "rail"}
     request = write_json(tmp_path, "req.json", body)
     status, _, err = run(capsys, "apply", str(mapping), "--request", str(request))
@@ -217,15 +206,16 @@ def test_apply_request_reports_a_value_the_mapping_cannot_translate(tmp_path: Pa
 
 
 def test_apply_request_prints_dates_written_in_the_mapping(tmp_path: Path, capsys) -> None:
-    mapping = tmp_path / "city.yaml"
     create = "  create:\n"
-    mapping.write_text(CONTEXT_MAPPING.replace(create, f"{create}    due: {{const: 2026-06-01}}\n"))
+    mapping = write(
+        tmp_path, CONTEXT_MAPPING.replace(create, f"{create}    due: {{const: 2026-06-01}}\n")
+    )
     body = {"service_code": "POT", "lat": 1, "long": 2}
     request = write_json(tmp_path, "req.json", body)
     _, out, _ = run(capsys, "apply", str(mapping), "--request", str(request), "--now", NOW)
     assert json.loads(out)["due"] == "2026-06-01"
-    mapping.write_text(
-        CONTEXT_MAPPING.replace(create, f"{create}    blob: {{const: !!binary aGk=}}\n")
+    write(
+        tmp_path, CONTEXT_MAPPING.replace(create, f"{create}    blob: {{const: !!binary aGk=}}\n")
     )
     status, out, err = run(capsys, "apply", str(mapping), "--request", str(request))
     assert (status, out) == (1, "")
@@ -236,7 +226,6 @@ def test_apply_request_prints_dates_written_in_the_mapping(tmp_path: Path, capsy
 
 
 def test_apply_request_shows_what_every_operation_makes(tmp_path: Path, capsys) -> None:
-    mapping = tmp_path / "city.yaml"
     create = "  create:\n"
     entries = """\
     title: {template: "{service_code} at {address_string}", truncate: 12}
@@ -252,7 +241,7 @@ def test_apply_request_shows_what_every_operation_makes(tmp_path: Path, capsys) 
     words: {from: description, split: ","}
     items.0.text: {from: description, truncate: 4}
 """
-    mapping.write_text(CONTEXT_MAPPING.replace(create, create + entries), encoding="utf-8")
+    mapping = write(tmp_path, CONTEXT_MAPPING.replace(create, create + entries))
     body = {
         "service_code": "POT",
         "address_string": "1 High St",
@@ -293,8 +282,7 @@ def test_apply_request_refuses_a_malformed_file(
 
 
 def test_apply_lists_the_problems_of_a_broken_mapping(tmp_path: Path, capsys) -> None:
-    mapping = tmp_path / "city.yaml"
-    mapping.write_text(BROKEN, encoding="utf-8")
+    mapping = write(tmp_path, BROKEN)
     request = write_json(tmp_path, "req.json", POTHOLE)
     status, _, err = run(capsys, "apply", str(mapping), "--request", str(request))
     assert status == 1
@@ -358,8 +346,7 @@ def test_apply_update_record_prints_the_update(tmp_path: Path, capsys) -> None:
 
 
 def test_apply_update_record_needs_updates_read(tmp_path: Path, capsys) -> None:
-    mapping = tmp_path / "city.yaml"
-    mapping.write_text(CONTEXT_MAPPING, encoding="utf-8")
+    mapping = write(tmp_path, CONTEXT_MAPPING)
     record = write_json(tmp_path, "rec.json", {"id": 1})
     status, _, err = run(capsys, "apply", str(mapping), "--update-record", str(record))
     assert status == 1
@@ -396,10 +383,10 @@ def test_schema_reports_a_connector_that_cannot_be_loaded(monkeypatch, capsys) -
 
 
 def test_serve_stops_on_a_broken_mapping_listing_its_problems(tmp_path: Path, capsys) -> None:
-    (tmp_path / "city.yaml").write_text(BROKEN, encoding="utf-8")
+    mapping = write(tmp_path, BROKEN)
     config = tmp_path / "gateway.yaml"
-    config.write_text("jurisdictions:\n  - id: example.city\n    mapping: city.yaml\n")
+    config.write_text(f"jurisdictions:\n  - id: example.city\n    mapping: {mapping.name}\n")
     assert main(["serve", "--config", str(config)]) == 1
     err = capsys.readouterr().err
-    assert f"{tmp_path / 'city.yaml'}:3:1: servicez: unknown key 'servicez'" in err
-    assert f"{tmp_path / 'city.yaml'}:4:10: tables.t.values: required key is missing" in err
+    assert f"{mapping}:3:1: servicez: unknown key 'servicez'" in err
+    assert f"{mapping}:4:10: tables.t.values: required key is missing" in err

@@ -11,43 +11,19 @@ from __future__ import annotations
 import contextlib
 from datetime import UTC, date, datetime, timedelta, timezone
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from gateway.mapping import CompiledMapping, MappingContext, MappingError, load_mapping
+from gateway.mapping import CompiledMapping, MappingContext, MappingError
 from gateway.open311.models import Location, NewRequestUpdate, NewServiceRequest, UpdateStatus
 
-from mappingfiles import BACKEND
+from mappingfiles import BACKEND, LIST_ATTRIBUTE_SERVICES, compiled
 
 PROPERTIES = settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-CATALOGUE = """\
-services:
-  - service_code: POT
-    service_name: Pothole
-    metadata: true
-    attributes:
-      - {code: depth, datatype: number, order: 1, description: Depth}
-      - code: position
-        datatype: singlevaluelist
-        order: 2
-        description: Where
-        values: [{key: road, name: Road}, {key: junction, name: Junction}]
-  - service_code: FLY
-    service_name: Fly-tipping
-    metadata: true
-    attributes:
-      - code: waste
-        datatype: multivaluelist
-        order: 1
-        description: What
-        values: [{key: tyres, name: Tyres}, {key: needles, name: Needles}]
-  - {service_code: DOG, service_name: Dog fouling, metadata: false}
-"""
 TABLES = """\
 tables:
   category: {values: {POT: RD-POT, FLY: ENV-FLY, DOG: ENV-DOG}}
@@ -58,7 +34,7 @@ tables:
   update_status: {values: {NEW: open, DONE: fixed}, fallback: investigating}
 """
 
-EVERY_TRANSFORM = f"""{BACKEND}{TABLES}{CATALOGUE}
+EVERY_TRANSFORM = f"""{BACKEND}{TABLES}{LIST_ATTRIBUTE_SERVICES}
 requests:
   create:
     priority:
@@ -141,7 +117,7 @@ updates:
     external_status_code: {{from: state, convert: str}}
 """
 
-REVERSIBLE = f"""{BACKEND}{TABLES}{CATALOGUE}
+REVERSIBLE = f"""{BACKEND}{TABLES}{LIST_ATTRIBUTE_SERVICES}
 requests:
   create:
     state: {{const: NEW}}
@@ -181,20 +157,14 @@ requests:
 """
 
 
-def _load(folder: Path, name: str, text: str) -> CompiledMapping:
-    path = folder / f"{name}.yaml"
-    path.write_text(text, encoding="utf-8")
-    return load_mapping(path)
-
-
 @pytest.fixture(scope="module")
 def every_transform(tmp_path_factory: pytest.TempPathFactory) -> CompiledMapping:
-    return _load(tmp_path_factory.mktemp("mappings"), "every", EVERY_TRANSFORM)
+    return compiled(tmp_path_factory.mktemp("every"), EVERY_TRANSFORM)
 
 
 @pytest.fixture(scope="module")
 def reversible(tmp_path_factory: pytest.TempPathFactory) -> CompiledMapping:
-    return _load(tmp_path_factory.mktemp("mappings"), "reversible", REVERSIBLE)
+    return compiled(tmp_path_factory.mktemp("reversible"), REVERSIBLE)
 
 
 # --- strategies -------------------------------------------------------------------------

@@ -7,9 +7,7 @@ from pathlib import Path
 import pytest
 
 from gateway.config import GatewayConfig, load_config
-from gateway.outcomes import LocalOutcomes
-from gateway.queue import AmqpQueue, EmbeddedQueue, check_queue_url, open_outcomes, open_queue
-from gateway.queue.amqp_outcomes import AmqpOutcomes
+from gateway.queue import AmqpQueue, EmbeddedQueue, check_queue_url, open_queue
 from gateway.yamlfile import FileErrors
 from mappings import mapping_path
 
@@ -77,13 +75,6 @@ def test_an_amqp_url_opens_the_rabbitmq_queue(url: str) -> None:
     queue = open_queue(url)
     assert isinstance(queue, AmqpQueue)
     assert queue.topology.work_queue == "open311.jobs"
-
-
-def test_outcomes_reach_a_waiting_post_in_process_or_through_the_broker(tmp_path: Path) -> None:
-    assert isinstance(open_outcomes(f"sqlite:///{tmp_path / 'queue.db'}"), LocalOutcomes)
-    assert isinstance(open_outcomes("amqp://gateway@rabbit/open311"), AmqpOutcomes)
-    queue = open_queue("amqp://rabbit/", name_prefix="staging")
-    assert isinstance(queue, AmqpQueue) and queue.topology.work_queue == "staging.jobs"
 
 
 def test_a_rabbitmq_queue_url_is_kept_as_written(tmp_path: Path) -> None:

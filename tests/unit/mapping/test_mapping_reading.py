@@ -11,18 +11,11 @@ import pytest
 from gateway.mapping import MappingError
 from gateway.open311.models import NewRequestUpdate, RequestStatus, UpdateStatus
 
-from mappingfiles import CONTEXT, NOW, READ, RECORD, UPDATES, compiled, document
+from mappingfiles import CONTEXT, NOW, READ, RECORD, TABLES, UPDATES, compiled, document
 
-STATUS_TABLES = """\
-tables:
-  status:
-    values: {NEW: open, WORK: open, DONE: closed, VOID: closed}
-    fallback: open
-  category:
-    values: {POT: roads, DOG: streets}
-  mood:
-    values: {OPEN: null, FIXED: DONE}
-    fallback: WORK
+STATUS_TABLES = (
+    TABLES
+    + """\
   update_status:
     values: {NEW: open, WORK: in_progress, PLAN: action_scheduled, DONE: fixed, VOID: duplicate}
   citizen:
@@ -34,6 +27,7 @@ tables:
       ACTION_SCHEDULED: PLAN
       DUPLICATE: VOID
 """
+)
 
 
 def test_service_request_from_a_record(tmp_path: Path) -> None:

@@ -13,6 +13,7 @@ from gateway.open311.models import NewRequestUpdate, UpdateStatus
 
 from mappingfiles import (
     CONTEXT,
+    LIST_ATTRIBUTE_SERVICES,
     NOW,
     UPDATES,
     at,
@@ -23,29 +24,6 @@ from mappingfiles import (
     request,
 )
 
-SERVICES = """\
-services:
-  - service_code: POT
-    service_name: Pothole
-    metadata: true
-    attributes:
-      - {code: depth, datatype: number, order: 1, description: Depth}
-      - code: position
-        datatype: singlevaluelist
-        order: 2
-        description: Where
-        values: [{key: road, name: Road}, {key: junction, name: Junction}]
-  - service_code: FLY
-    service_name: Fly-tipping
-    metadata: true
-    attributes:
-      - code: waste
-        datatype: multivaluelist
-        order: 1
-        description: What
-        values: [{key: tyres, name: Tyres}, {key: needles, name: Needles}]
-  - {service_code: DOG, service_name: Dog fouling, metadata: false}
-"""
 TABLES = """\
 tables:
   status:
@@ -74,7 +52,9 @@ PRIORITY = """\
 
 
 def mapping(tmp_path: Path, create: str = PRIORITY, **parts: str) -> CompiledMapping:
-    return compiled(tmp_path, document(create=create, tables=TABLES, services=SERVICES, **parts))
+    return compiled(
+        tmp_path, document(create=create, tables=TABLES, services=LIST_ATTRIBUTE_SERVICES, **parts)
+    )
 
 
 @pytest.mark.parametrize(
@@ -217,7 +197,7 @@ def test_conditions_are_checked_at_load(tmp_path: Path) -> None:
         - {if: {field: email, present: true}, then: {from: e_mail}}
       else: {template: '{nope}'}
 """
-    text = document(create=create, tables=TABLES, services=SERVICES)
+    text = document(create=create, tables=TABLES, services=LIST_ATTRIBUTE_SERVICES)
     loc = "requests.create.a"
     assert load_errors(tmp_path, text) == [
         f"{at(tmp_path, text, 'equals: junctoin')}: {loc}.when.0.if.equals: "
@@ -257,7 +237,7 @@ def test_the_shape_of_rules_is_checked(tmp_path: Path) -> None:
         - {if: {email: x}, then: {const: 5}, else: {const: 6}}
     b: {when: []}
 """
-    text = document(create=create, tables=TABLES, services=SERVICES)
+    text = document(create=create, tables=TABLES, services=LIST_ATTRIBUTE_SERVICES)
     condition = (
         "a condition is 'field' with exactly one of 'equals', 'in' or 'present', "
         "or 'all' or 'any' of conditions"
