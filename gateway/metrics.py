@@ -3,7 +3,8 @@
 Each runtime has its own registry, so two gateways in one process (tests) never share
 counts. Requests and backend calls are tallied in plain numbers and turned into metric
 families only when scraped: prometheus-client's locked instruments cost a noticeable
-share of a cached GET (py-spy under wrk).
+share of a cached GET (py-spy under wrk). The worker's instruments, a few per delivery,
+keep their label children once looked up.
 """
 
 from __future__ import annotations

@@ -164,7 +164,10 @@ class AmqpQueue:
             await self._consuming()
             self._work_arrived.clear()
             expires_at = self._clock() + timedelta(seconds=lease_seconds)
-            return [Lease(job, token, expires_at) for token, job in self._deliveries.take(limit)]
+            return [
+                Lease(delivery.job, token, expires_at, redelivered=delivery.message.redelivered)
+                for token, delivery in self._deliveries.take(limit)
+            ]
 
     async def complete(self, job_id: str, lease_token: str) -> bool:
         with self._operation():

@@ -49,15 +49,15 @@ class Deliveries:
             self._leased.clear()
         self._ready.append(delivery)
 
-    def take(self, limit: int) -> list[tuple[str, Job]]:
-        """Up to `limit` ready deliveries, in arrival order, now leased: (token, job)."""
-        taken: list[tuple[str, Job]] = []
+    def take(self, limit: int) -> list[tuple[str, Delivery]]:
+        """Up to `limit` ready deliveries, in arrival order, now leased: (token, delivery)."""
+        taken: list[tuple[str, Delivery]] = []
         while self._ready and len(taken) < limit:
             delivery = self._ready.popleft()
             if delivery.settleable:
                 token = f"{self._generation}.{delivery.message.delivery_tag}"
                 self._leased[token] = delivery
-                taken.append((token, delivery.job))
+                taken.append((token, delivery))
         return taken
 
     def claim(self, job_id: str, token: str) -> Delivery | None:

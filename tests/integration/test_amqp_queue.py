@@ -300,6 +300,24 @@ async def test_two_queues_on_one_topology_never_lease_a_job_twice(broker: str, c
                 await queue.close()
 
 
+async def test_a_job_a_closed_consumer_held_comes_back_as_a_redelivery(broker: str, clock) -> None:
+    """The worker that held it is gone: the next one asks the backend before creating."""
+    prefix = f"test-{secrets.token_hex(4)}"
+    crashed, next_worker = new_queue(broker, clock, prefix), new_queue(broker, clock, prefix)
+    async with rabbitmq_topology(broker, crashed.topology):
+        await crashed.start()
+        await next_worker.start()
+        try:
+            await crashed.enqueue(new_job(clock))
+            (held,) = await take(crashed, 1)
+            assert not held.redelivered
+            await crashed.close()
+            (again,) = await take(next_worker, 1)
+            assert again.job.id == held.job.id and again.redelivered
+        finally:
+            await next_worker.close()
+
+
 async def test_only_a_process_that_leases_holds_jobs(broker: str, clock) -> None:
     """A gateway without a worker (or the CLI) enqueues but never takes jobs from others."""
     prefix = f"test-{secrets.token_hex(4)}"
