@@ -162,7 +162,8 @@ def _to_bool(value: Any) -> bool:
     raise MappingError(f"{kind_of(value)} cannot be a bool")
 
 
-def _to_str(value: Any) -> str:
+def to_text(value: Any) -> str:
+    """A value as text: booleans as true/false, dates in ISO 8601, numbers as written."""
     if isinstance(value, str):
         return value
     if isinstance(value, bool):
@@ -210,7 +211,7 @@ _SIMPLE: dict[str, Transform] = {
     "decimal": _to_decimal,
     "float": _to_float,
     "bool": _to_bool,
-    "str": _to_str,
+    "str": to_text,
 }
 
 

@@ -13,10 +13,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import date
 from typing import Any
 
-from gateway.mapping.conversions import as_text
+from gateway.mapping.conversions import to_text
 from gateway.mapping.errors import MappingError
 from gateway.mapping.sources import Getter
 from gateway.mapping.values import LISTS, kind_of
@@ -68,14 +67,10 @@ def parse_template(text: str) -> ParsedTemplate:
 def _text(value: Any) -> str:
     if isinstance(value, str):
         return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, date):
-        return value.isoformat()
     if isinstance(value, LISTS):
         return ", ".join(_text(item) for item in value if item is not None)
     try:
-        return as_text(value)
+        return to_text(value)
     except MappingError:
         raise MappingError(f"{kind_of(value)} cannot be written into a template") from None
 

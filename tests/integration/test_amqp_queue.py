@@ -12,8 +12,7 @@ import asyncio
 import secrets
 import socket
 from collections.abc import AsyncIterator, Awaitable, Callable
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from typing import Any, TypeVar
 
 import aio_pika
@@ -22,32 +21,19 @@ import pytest
 from aio_pika import DeliveryMode
 from aiormq.exceptions import ChannelPreconditionFailed
 
-from gateway.queue import AmqpQueue, Job, JobKind, Lease, QueueUnavailable
+from gateway.queue import AmqpQueue, JobKind, Lease, QueueUnavailable
 from gateway.queue.amqp_messages import JOB_HEADER
 from gateway.queue.amqp_topology import ROUTING_KEY, Topology
 
+from queuejobs import T0, FakeClock, new_job
 from services import rabbitmq_topology, rabbitmq_url
 
 T = TypeVar("T")
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 LEASE = 30.0
 SHORT, LONG = 0.2, 60.0
 """Delay tiers: one a retry comes back from at once, one it stays in for the test."""
 DEADLINE = 20.0
 """Seconds a delivery may take to arrive before a test gives up on it."""
-
-
-class FakeClock:
-    """The queue's clock for the times it writes; the broker keeps its own for TTLs."""
-
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -74,13 +60,6 @@ async def queue(broker: str, clock: FakeClock) -> AsyncIterator[AmqpQueue]:
             yield queue
         finally:
             await queue.close()
-
-
-def new_job(clock: FakeClock, key: str = "key-1", **changes: object) -> Job:
-    job = Job.create(
-        "example.city", JobKind.CREATE_REQUEST, key, b'{"description":"hole"}', now=clock()
-    )
-    return replace(job, **changes)
 
 
 async def take(queue: AmqpQueue, count: int) -> list[Lease]:

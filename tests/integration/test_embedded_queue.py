@@ -5,27 +5,16 @@ from __future__ import annotations
 import asyncio
 import sqlite3
 from collections.abc import AsyncIterator
-from dataclasses import replace
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
 
-from gateway.queue import EmbeddedQueue, Job, JobKind, QueueUnavailable
+from gateway.queue import EmbeddedQueue, JobKind, QueueUnavailable
 
-T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
+from queuejobs import T0, FakeClock, new_job
+
 LEASE = 30.0
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now = T0
-
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, seconds: float) -> None:
-        self.now += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -39,13 +28,6 @@ async def queue(tmp_path: Path, clock: FakeClock) -> AsyncIterator[EmbeddedQueue
     await queue.start()
     yield queue
     await queue.close()
-
-
-def new_job(clock: FakeClock, key: str = "key-1", **changes: object) -> Job:
-    job = Job.create(
-        "example.city", JobKind.CREATE_REQUEST, key, b'{"description":"hole"}', now=clock()
-    )
-    return replace(job, **changes)
 
 
 async def test_a_leased_job_comes_back_as_it_went_in(queue: EmbeddedQueue, clock) -> None:
