@@ -46,18 +46,26 @@ class UtcMicros(TypeDecorator[datetime]):
 
 metadata = MetaData()
 
+
+def _job_columns() -> list[Column[Any]]:
+    """The columns a job and its dead letter share (a table needs its own Column objects)."""
+    return [
+        Column("jurisdiction_id", String(200), nullable=False),
+        Column("kind", String(32), nullable=False),
+        Column("idempotency_key", String(200), nullable=False),
+        Column("payload", LargeBinary, nullable=False),
+        Column("attempt", Integer, nullable=False),
+        Column("enqueued_at", UtcMicros, nullable=False),
+        Column("not_before", UtcMicros, nullable=False),
+    ]
+
+
 jobs = Table(
     "queue_jobs",
     metadata,
     Column("seq", Integer, primary_key=True),
     Column("id", String(32), nullable=False, unique=True),
-    Column("jurisdiction_id", String(200), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("idempotency_key", String(200), nullable=False),
-    Column("payload", LargeBinary, nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("enqueued_at", UtcMicros, nullable=False),
-    Column("not_before", UtcMicros, nullable=False),
+    *_job_columns(),
     Column("last_error", Text, nullable=True),
     Column("visible_at", UtcMicros, nullable=False),
     Column("lease_token", String(32), nullable=True),
@@ -69,27 +77,12 @@ dead_letters = Table(
     "queue_dead_letters",
     metadata,
     Column("id", String(32), primary_key=True),
-    Column("jurisdiction_id", String(200), nullable=False),
-    Column("kind", String(32), nullable=False),
-    Column("idempotency_key", String(200), nullable=False),
-    Column("payload", LargeBinary, nullable=False),
-    Column("attempt", Integer, nullable=False),
-    Column("enqueued_at", UtcMicros, nullable=False),
-    Column("not_before", UtcMicros, nullable=False),
+    *_job_columns(),
     Column("reason", Text, nullable=False),
     Column("dead_at", UtcMicros, nullable=False),
     Index("ix_queue_dead_letters_dead_at", "dead_at"),
 )
 
-JOB_COLUMNS = (
-    "id",
-    "jurisdiction_id",
-    "kind",
-    "idempotency_key",
-    "payload",
-    "attempt",
-    "enqueued_at",
-    "not_before",
-)
+JOB_COLUMNS = ("id", *(column.name for column in _job_columns()))
 """The columns a job and its dead letter share: what moves between the two tables. A dead
 letter keeps no `reply_to`: nobody waits for a job an operator brings back."""
