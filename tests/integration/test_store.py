@@ -18,6 +18,7 @@ from gateway.outcomes import Outcome
 from gateway.queue import Job, JobKind
 from gateway.store import Store, StoreUnavailable, Submission, SubmissionState
 from gateway.store.migrate import current_revision, head_revision, upgrade
+from gateway.store.submissions import LOOKUP_WIDTH
 from gateway.store.tables import metadata
 
 from services import postgres_database
@@ -134,6 +135,13 @@ async def test_a_submission_is_found_by_key_and_job_within_its_jurisdiction(
     assert await store.submission("city", first.id) == accepted(first)
     assert await store.submission("other", first.id) is None
     assert await store.submission("city", "unknown") is None
+
+
+async def test_lookups_of_many_keys_at_once_cross_the_statement_width(store: Store) -> None:
+    jobs = [job(f"header:k{i}") for i in range(2 * LOOKUP_WIDTH + 3)]
+    await asyncio.gather(*(store.accept(accepted(each)) for each in jobs[::2]))
+    found = await asyncio.gather(*(store.by_key("city", each.idempotency_key) for each in jobs))
+    assert found == [accepted(each) if i % 2 == 0 else None for i, each in enumerate(jobs)]
 
 
 async def test_a_twin_under_the_same_key_gets_the_first_answer(store: Store) -> None:
