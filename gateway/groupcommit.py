@@ -21,7 +21,9 @@ from datetime import datetime
 from typing import Any, Generic, TypeVar
 
 from sqlalchemy import Connection
-from sqlalchemy.exc import DBAPIError, SQLAlchemyError
+from sqlalchemy.exc import SQLAlchemyError
+
+from connectors.sql.errors import first_line
 
 T = TypeVar("T")
 Item = TypeVar("Item")
@@ -157,11 +159,9 @@ def _run(
 
 
 def describe(failure: Exception) -> str:
-    """The driver's own message (SQLite's carry no values); never the SQL parameters."""
-    if isinstance(failure, DBAPIError) and failure.orig is not None:
-        return str(failure.orig)
+    """The driver's own message (its first line); never the SQL parameters."""
     if isinstance(failure, SQLAlchemyError):
-        return type(failure).__name__
+        return first_line(failure)
     return str(failure)
 
 

@@ -22,7 +22,8 @@ from sqlalchemy.exc import (
 from connectors.base import ConnectorError, PermanentError, TransientError
 
 
-def _first_line(exc: SQLAlchemyError) -> str:
+def first_line(exc: SQLAlchemyError) -> str:
+    """The driver's first message line, or the error's type: never SQL parameters."""
     if isinstance(exc, DBAPIError) and exc.orig is not None:
         lines = str(exc.orig).strip().splitlines()
         if lines:
@@ -33,12 +34,12 @@ def _first_line(exc: SQLAlchemyError) -> str:
 def connector_error(exc: SQLAlchemyError) -> ConnectorError:
     """Refusals of the data are permanent; everything else may pass on a retry."""
     if isinstance(exc, IntegrityError | ProgrammingError):
-        return PermanentError(f"the database refused the change: {_first_line(exc)}")
+        return PermanentError(f"the database refused the change: {first_line(exc)}")
     if isinstance(exc, DataError) or (
         isinstance(exc, StatementError) and not isinstance(exc, DBAPIError)
     ):
         return PermanentError("the database refused a value that does not fit its column")
-    return TransientError(f"the database failed: {_first_line(exc)}")
+    return TransientError(f"the database failed: {first_line(exc)}")
 
 
 @asynccontextmanager
