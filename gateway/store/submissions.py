@@ -10,7 +10,7 @@ the other wrote: acceptance keeps a recorded outcome, an outcome fills in the ro
 from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
-from datetime import UTC, datetime
+from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
@@ -249,13 +249,8 @@ def _submission(row: Row[Any]) -> Submission:
         idempotency_key=row.idempotency_key,
         fingerprint=row.fingerprint,
         state=SubmissionState(row.state),
-        accepted_at=_aware(row.accepted_at),
+        accepted_at=row.accepted_at,
         service_request_id=row.service_request_id,
         reason=row.reason,
-        settled_at=None if row.settled_at is None else _aware(row.settled_at),
+        settled_at=row.settled_at,
     )
-
-
-def _aware(moment: datetime) -> datetime:
-    """SQLite hands back the UTC time it was given without its zone."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)

@@ -5,7 +5,9 @@ A change here needs a new revision in `migrations/versions/`; a test compares th
 
 from __future__ import annotations
 
-from sqlalchemy import Column, DateTime, Index, MetaData, String, Table, Text, UniqueConstraint
+from sqlalchemy import Column, Index, MetaData, String, Table, Text, UniqueConstraint
+
+from connectors.sql.columns import UtcDateTime
 
 metadata = MetaData(
     naming_convention={
@@ -25,8 +27,8 @@ submissions = Table(
     Column("service_request_id", String(200), nullable=True),
     Column("state", String(16), nullable=False),
     Column("reason", Text, nullable=True),
-    Column("accepted_at", DateTime(timezone=True), nullable=False),
-    Column("settled_at", DateTime(timezone=True), nullable=True),
+    Column("accepted_at", UtcDateTime, nullable=False),
+    Column("settled_at", UtcDateTime, nullable=True),
     UniqueConstraint("idempotency_key", "jurisdiction_id"),  # key first: looked up by key
     Index(None, "jurisdiction_id", "fingerprint", "accepted_at"),
     Index(None, "state", "settled_at"),
