@@ -34,8 +34,20 @@ def fixed_handler(status: int, content_type: str, body: bytes, *, read_body: boo
     return handler
 
 
-def build_app(captures: list[dict[str, Any]]) -> web.Application:
+def by_route_header(handlers: dict[str, Handler], header: str) -> Handler:
+    """One handler for several captures on the same method and path, picked by the
+    route named in `header` (the first capture when it names none)."""
+    first = next(iter(handlers.values()))
+
+    async def handler(request: web.Request) -> web.Response:
+        return await handlers.get(request.headers.get(header, ""), first)(request)
+
+    return handler
+
+
+def build_app(captures: list[dict[str, Any]], route_header: str) -> web.Application:
     app = web.Application()
+    routes: dict[tuple[str, str], dict[str, Handler]] = {}
     for capture in captures:
         method = capture["method"].upper()
         handler = fixed_handler(
@@ -44,7 +56,12 @@ def build_app(captures: list[dict[str, Any]]) -> web.Application:
             base64.b64decode(capture["body_b64"]),
             read_body=method == "POST",
         )
-        app.router.add_route(method, capture["path"], handler)
+        routes.setdefault((method, capture["path"]), {})[capture["route"]] = handler
+    for (method, path), handlers in routes.items():
+        if len(handlers) == 1:
+            app.router.add_route(method, path, next(iter(handlers.values())))
+        else:
+            app.router.add_route(method, path, by_route_header(handlers, route_header))
     app.router.add_get(
         "/healthz", fixed_handler(200, "application/json", b'{"status":"ok"}', read_body=False)
     )
@@ -56,10 +73,17 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--captures", type=Path, required=True)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--route-header", required=True)
     args = parser.parse_args(argv)
     captures = json.loads(args.captures.read_text(encoding="utf-8"))
     # access_log=None exactly as the gateway's `serve` passes it to run_app.
-    web.run_app(build_app(captures), host=args.host, port=args.port, access_log=None, print=None)
+    web.run_app(
+        build_app(captures, args.route_header),
+        host=args.host,
+        port=args.port,
+        access_log=None,
+        print=None,
+    )
 
 
 if __name__ == "__main__":

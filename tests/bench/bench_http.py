@@ -54,15 +54,34 @@ class Route:
     path: str
     target: float | None
     """The ratio gateway/bare we report against, if any."""
+    service_type: str = "realtime"
+    """For a POST: the type of service it files under. A realtime POST is answered once
+    the backend has the request; a batch POST as soon as it is durably queued."""
+    worker: str = "in_process"
+    """Where queued requests are delivered: by the gateway measured (`in_process`, the
+    embedded default), or by workers in other processes (`external`), which leaves the
+    gateway's CPU to accepting requests alone."""
 
 
 ROUTES = (
     Route("GET services.json", "GET", "/services.json", 0.6),
     Route("GET services.xml", "GET", "/services.xml", None),
     Route("GET requests.json", "GET", "/requests.json", None),
-    # Last on purpose: it grows the ticket table, which GET requests.json reads.
-    Route("POST requests.json", "POST", "/requests.json", 0.25),
+    # Last on purpose: they grow the ticket table, which GET requests.json reads.
+    Route(
+        "POST batch, accepted; workers elsewhere",
+        "POST",
+        "/requests.json",
+        0.25,
+        "batch",
+        "external",
+    ),
+    Route("POST batch, accepted; worker in-process", "POST", "/requests.json", None, "batch"),
+    Route("POST realtime, delivered; worker in-process", "POST", "/requests.json", 0.2),
 )
+ROUTE_HEADER = "X-Bench-Route"
+"""Names the route a request measures, so the bare app answers two POST rows on one
+path with each one's own captured bytes (the gateway ignores it)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -103,10 +122,12 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def fetch(url: str, *, data: bytes | None = None, timeout: float = 10.0) -> tuple[int, str, bytes]:
+def fetch(
+    url: str, *, data: bytes | None = None, route: str | None = None, timeout: float = 10.0
+) -> tuple[int, str, bytes]:
     """(status, content-type, body) of one request; HTTP errors are answers, not raises.
     A POST carries an Idempotency-Key of its own: it is a new request, never a repeat."""
-    headers = {}
+    headers = {} if route is None else {ROUTE_HEADER: route}
     if data is not None:
         headers["Content-Type"] = "application/x-www-form-urlencoded"
         headers["Idempotency-Key"] = uuid.uuid4().hex
@@ -215,29 +236,40 @@ def request_form(base: str, service: dict[str, Any]) -> list[tuple[str, str]]:
     return form
 
 
-def pick_service(base: str) -> dict[str, Any]:
-    """A realtime service, preferring one without metadata (no attributes to fill)."""
+def pick_service(base: str, service_type: str) -> dict[str, Any]:
+    """A service of `service_type`, preferring one without metadata (no attributes to fill)."""
     status, _, body = fetch(f"{base}/services.json")
     if status != 200:
         raise BenchError(f"GET services.json answered {status}: {body[:300]!r}")
-    realtime = [s for s in json.loads(body) if s.get("type", "realtime") == "realtime"]
-    if not realtime:
-        raise BenchError("services.json lists no realtime service to POST requests to")
-    realtime.sort(key=lambda s: bool(s.get("metadata")))
-    return realtime[0]
+    found = [s for s in json.loads(body) if s.get("type", "realtime") == service_type]
+    if not found:
+        raise BenchError(f"services.json lists no {service_type} service to POST requests to")
+    found.sort(key=lambda s: bool(s.get("metadata")))
+    return found[0]
 
 
-def seed_and_capture(base: str, form: list[tuple[str, str]]) -> dict[Route, Capture]:
+def post_bodies(base: str) -> dict[str, tuple[str, list[tuple[str, str]]]]:
+    """Per service type a POST needs: the service code and a valid form for it."""
+    bodies = {}
+    for service_type in {route.service_type for route in ROUTES if route.method == "POST"}:
+        service = pick_service(base, service_type)
+        bodies[service_type] = (str(service["service_code"]), request_form(base, service))
+    return bodies
+
+
+def seed_and_capture(base: str, forms: dict[str, list[tuple[str, str]]]) -> dict[Route, Capture]:
     """Create a few requests, then record what each benchmarked route answers."""
-    body = urllib.parse.urlencode(form).encode()
+    seed = urllib.parse.urlencode(forms["realtime"]).encode()
     for _ in range(SEED_REQUESTS):
-        status, _, answer = fetch(f"{base}/requests.json", data=body)
+        status, _, answer = fetch(f"{base}/requests.json", data=seed)
         if not 200 <= status < 300:
             raise BenchError(f"seeding POST requests.json answered {status}: {answer[:300]!r}")
     captures = {}
-    # The POST first: it creates a request too, which GET requests.json must list.
+    # The POSTs first: they create requests too, which GET requests.json must list.
     for route in sorted(ROUTES, key=lambda r: r.method != "POST"):
-        data = body if route.method == "POST" else None
+        data = None
+        if route.method == "POST":
+            data = urllib.parse.urlencode(forms[route.service_type]).encode()
         status, content_type, answer = fetch(base + route.path, data=data)
         if not 200 <= status < 300:
             raise BenchError(f"{route.label} answered {status}: {answer[:300]!r}")
@@ -252,6 +284,7 @@ def seed_and_capture(base: str, form: list[tuple[str, str]]) -> dict[Route, Capt
 def write_captures(captures: dict[Route, Capture], path: Path) -> None:
     rows = [
         {
+            "route": route.label,
             "method": route.method,
             "path": route.path,
             "status": capture.status,
@@ -279,15 +312,17 @@ def check_same_bytes(route: Route, gateway: Server, bare: Server) -> None:
 # --- wrk ---------------------------------------------------------------------------------
 
 
-def post_script(path: Path, form: list[tuple[str, str]]) -> None:
-    """The wrk Lua script for POST requests.json: the same valid form every time, each
-    with an Idempotency-Key of its own (the run's prefix, given as the script's argument,
-    the thread and a counter), so every POST is a new request and none a cheap repeat."""
+def post_script(path: Path, route: Route, form: list[tuple[str, str]]) -> None:
+    """The wrk Lua script for a POST route: the same valid form every time, each with an
+    Idempotency-Key of its own (the run's prefix, given as the script's argument, the
+    thread and a counter), so every POST is a new request and none a cheap repeat."""
     body = urllib.parse.urlencode(form)
     assert '"' not in body and "\\" not in body  # urlencoded: safe in a Lua string
+    assert '"' not in route.label
     path.write_text(
         'wrk.method = "POST"\n'
         'wrk.headers["Content-Type"] = "application/x-www-form-urlencoded"\n'
+        f'wrk.headers["{ROUTE_HEADER}"] = "{route.label}"\n'
         f'wrk.body = "{body}"\n'
         "local threads = 0\n"
         "function setup(thread)\n"
@@ -349,15 +384,17 @@ def run_wrk(args: argparse.Namespace, url: str, duration: float, script: Path | 
 def measure(
     args: argparse.Namespace,
     route: Route,
-    servers: tuple[Server, Server],
+    gateway: Server,
+    bare: Server,
     script: Path | None,
 ) -> dict[str, WrkResult]:
     """Warm both up, then alternate gateway and bare; keep each one's best round."""
     best: dict[str, WrkResult] = {}
-    for running in servers:
+    servers = {"gateway": gateway, "bare": bare}
+    for running in servers.values():
         run_wrk(args, running.base + route.path, args.warmup, script)
     for round_no in range(1, args.rounds + 1):
-        for running in servers:
+        for role, running in servers.items():
             result = run_wrk(args, running.base + route.path, args.duration, script)
             print(
                 f"  round {round_no} {running.name:<7} {result.requests_per_s:>10.1f} req/s  "
@@ -371,9 +408,9 @@ def measure(
                     f"{route.label} on {running.name}: {result.non_2xx} of {result.requests} "
                     "responses were not 2xx/3xx, so the figures do not measure the real work"
                 )
-            previous = best.get(running.name)
+            previous = best.get(role)
             if previous is None or result.requests_per_s > previous.requests_per_s:
-                best[running.name] = result
+                best[role] = result
     return best
 
 
@@ -456,30 +493,82 @@ def check_tools(args: argparse.Namespace) -> None:
         )
 
 
+def accept_only_config(work: Path) -> Path:
+    """The embedded default's jurisdiction on a gateway whose workers run elsewhere:
+    it accepts and queues, and leaves delivery to `open311-gateway worker` processes."""
+    folder = work / "accept-only"
+    folder.mkdir()
+    config = {
+        "gateway": {
+            "store_url": f"sqlite:///{folder / 'gateway.db'}",
+            "queue_url": f"sqlite:///{folder / 'queue.db'}",
+            "worker": {"mode": "external"},
+        },
+        "jurisdictions": [
+            {
+                "id": "example.city",
+                "name": "Example City",
+                "mapping": str(REPO / "mappings" / "embedded.yaml"),
+                "api_key_env": "OPEN311_API_KEY",
+                "connector": {
+                    "kind": "sql",
+                    "settings": {
+                        "url": f"sqlite:///{folder / 'tickets.db'}",
+                        "create_schema": True,
+                    },
+                },
+            }
+        ],
+    }
+    path = folder / "gateway.yaml"
+    path.write_text(json.dumps(config, indent=1), encoding="utf-8")  # JSON is YAML
+    return path
+
+
+def gateway_command(args: argparse.Namespace, port: int, config: Path | None) -> list[str]:
+    command = [sys.executable, "-m", "gateway", "serve", "--host", HOST, "--port", str(port)]
+    if config is not None:
+        command += ["--config", str(config)]
+    return pinned(args.server_cpu, command)
+
+
 def run(args: argparse.Namespace, work: Path) -> None:
     env = os.environ | {"OPEN311_DATA_DIR": str(work / "data"), "OPEN311_API_KEY": API_KEY}
-    gateway_cmd = [sys.executable, "-m", "gateway", "serve", "--host", HOST]
-    gateway_port = free_port()
-    gateway_cmd += ["--port", str(gateway_port)]
-    with server("gateway", pinned(args.server_cpu, gateway_cmd), env, gateway_port, work) as gw:
-        service = pick_service(gw.base)
-        form = request_form(gw.base, service)
-        captures = seed_and_capture(gw.base, form)
+    port, accepting_port = free_port(), free_port()
+    with (
+        server("gateway", gateway_command(args, port, None), env, port, work) as gw,
+        server(
+            "gateway-accept-only",
+            gateway_command(args, accepting_port, accept_only_config(work)),
+            env,
+            accepting_port,
+            work,
+        ) as accepting,
+    ):
+        gateways = {"in_process": gw, "external": accepting}
+        bodies = post_bodies(gw.base)
+        captures = seed_and_capture(gw.base, {kind: form for kind, (_, form) in bodies.items()})
         write_captures(captures, work / "captures.json")
-        post_script(work / "post.lua", form)
-        print(f"service {service['service_code']}; captured bytes: ", end="")
+        scripts = {}
+        for number, route in enumerate(ROUTES):
+            if route.method == "POST":
+                scripts[route] = work / f"post-{number}.lua"
+                post_script(scripts[route], route, bodies[route.service_type][1])
+        services = ", ".join(f"{kind} {code}" for kind, (code, _) in sorted(bodies.items()))
+        print(f"services {services}; captured bytes: ", end="")
         print(", ".join(f"{r.label} {len(c.body)}" for r, c in captures.items()))
 
         bare_port = free_port()
         bare_cmd = [sys.executable, str(HERE / "bare_app.py"), "--captures"]
         bare_cmd += [str(work / "captures.json"), "--host", HOST, "--port", str(bare_port)]
+        bare_cmd += ["--route-header", ROUTE_HEADER]
         with server("bare", pinned(args.server_cpu, bare_cmd), env, bare_port, work) as bare:
             results = {}
             for route in ROUTES:
                 print(f"{route.label}", flush=True)
-                check_same_bytes(route, gw, bare)
-                script = work / "post.lua" if route.method == "POST" else None
-                results[route] = measure(args, route, (gw, bare), script)
+                gateway = gateways[route.worker]
+                check_same_bytes(route, gateway, bare)
+                results[route] = measure(args, route, gateway, bare, scripts.get(route))
     print()
     print_table(results)
 
