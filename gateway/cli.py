@@ -1,5 +1,5 @@
-"""The `open311-gateway` command: serve, deliver (worker), check a configuration, work on
-mappings, mint API keys, dead letters."""
+"""The `open311-gateway` command: serve, deliver (worker), check a configuration, list the
+installed connectors, work on mappings, mint API keys, dead letters."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from aiohttp import web
 from connectors.registry import ConnectorNotFound, connector_class
 from gateway import apikeys, logs
 from gateway.config import Config, GatewayConfig, load_config
+from gateway.connector_list import add_connectors_command
 from gateway.embedded import JURISDICTION_ID, data_dir, embedded_config, store_url
 from gateway.http.app import LISTEN_BACKLOG, create_app
 from gateway.mapping import load_mapping
@@ -59,6 +60,10 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a configuration and its mappings")
     check.add_argument("--config", type=Path, required=True)
     check.set_defaults(run=_check)
+
+    add_connectors_command(
+        commands.add_parser("connectors", help="list the installed connectors and what they do")
+    )
 
     add_mapping_commands(
         commands.add_parser("mapping", help="check, dry-run and describe mapping files")

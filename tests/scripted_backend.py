@@ -196,11 +196,14 @@ def scripted_config(
     )
 
 
-def register(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Install `ScriptedConnector` as an entry point, beside the real ones."""
+def register(
+    monkeypatch: pytest.MonkeyPatch, kind: str = KIND, value: str = f"{__name__}:ScriptedConnector"
+) -> None:
+    """Install `value` (by default `ScriptedConnector`) as the entry point of `kind`, beside
+    the real ones and those registered before."""
     installed = registry.available()
-    entry = EntryPoint(KIND, f"{__name__}:ScriptedConnector", registry.GROUP)
-    monkeypatch.setattr(registry, "available", lambda: {**installed, KIND: entry})
+    entry = EntryPoint(kind, value, registry.GROUP)
+    monkeypatch.setattr(registry, "available", lambda: {**installed, kind: entry})
 
 
 class ManualSleep:
