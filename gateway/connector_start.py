@@ -11,7 +11,6 @@ catalogue refresh) starts only once the connector has, and stops before it close
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Protocol
@@ -19,6 +18,7 @@ from typing import Protocol
 from connectors.base import Connector, ConnectorError
 from gateway.logs import get_logger
 from gateway.queue import Backoff
+from gateway.tasks import cancelled
 
 log = get_logger(__name__)
 
@@ -83,11 +83,8 @@ class ConnectorStarter:
 
     async def close(self) -> None:
         """Stop retrying; close the dependents, then the connector, if it started."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
         if self._connector_started:
             for dependent in reversed(self._dependents):
                 await dependent.close()
