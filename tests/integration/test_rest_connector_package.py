@@ -78,8 +78,10 @@ def gateway(site: Path, *args: str, **variables: str) -> subprocess.CompletedPro
 
 
 def test_connectors_lists_the_package_and_the_broken_one(site: Path) -> None:
-    listed = gateway(site, "connectors")
-    assert listed.returncode == 0, listed.stderr
+    """With `--strict`, the broken one also fails the command (without, it exits 0: see
+    tests/unit/test_connectors_cli.py)."""
+    listed = gateway(site, "connectors", "--strict")
+    assert listed.returncode == 1, listed.stderr
     lines = listed.stdout.splitlines()
     at = lines.index("rest: open311_rest_connector:RestConnector (open311-rest-connector 0.1.0)")
     assert lines[at + 1] == "  capabilities: create, find_by_reference, get, search"
@@ -90,7 +92,6 @@ def test_connectors_lists_the_package_and_the_broken_one(site: Path) -> None:
         "  error: failed to import: ModuleNotFoundError: "
         "No module named 'open311_missing_dependency'"
     )
-    assert gateway(site, "connectors", "--strict").returncode == 1
 
 
 def backend_variables(api: RestSimulator) -> dict[str, str]:
