@@ -50,10 +50,10 @@ class Tenant:
             raise forbidden("api_key: not valid for this jurisdiction")
 
     def check_started(self) -> None:
-        """Raise 503 while the connector has not started."""
-        problem = self.starter.problem
-        if problem is not None:
-            raise unavailable(f"jurisdiction {self.id}: the backend is not available: {problem}")
+        """Raise 503 while the connector has not started; why is for the logs and /readyz,
+        not for clients (it may name internal addresses)."""
+        if self.starter.problem is not None:
+            raise unavailable(f"jurisdiction {self.id}: its backend is not available yet")
 
 
 def tenant_connector(config: JurisdictionConfig) -> type[Connector]:
