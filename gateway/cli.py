@@ -1,5 +1,5 @@
-"""The `open311-gateway` command: serve, deliver (worker), check a configuration, work on
-mappings, mint API keys, dead letters."""
+"""The `open311-gateway` command: serve, deliver (worker), check a configuration, list the
+installed connectors, work on mappings, mint API keys, dead letters."""
 
 from __future__ import annotations
 
@@ -12,9 +12,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from connectors.registry import ConnectorNotFound, connector_class
+from connectors.registry import ConnectorImportFailed, ConnectorNotFound, connector_class
 from gateway import apikeys, logs
-from gateway.config import Config, GatewayConfig, load_config
+from gateway.config import Config, GatewayConfig, JurisdictionConfig, load_config
+from gateway.connector_list import add_connectors_command
 from gateway.embedded import JURISDICTION_ID, data_dir, embedded_config, store_url
 from gateway.http.app import LISTEN_BACKLOG, create_app
 from gateway.mapping import load_mapping
@@ -22,6 +23,7 @@ from gateway.mapping_commands import add_mapping_commands, print_problems
 from gateway.queue import DeadLetter, JobQueue, QueueUnavailable, open_queue
 from gateway.runtime import Runtime
 from gateway.store import Store, StoreUnavailable, Submission
+from gateway.tenants import tenant_connector
 from gateway.yamlfile import FileErrors
 
 DEFAULT_HOST = "127.0.0.1"
@@ -59,6 +61,10 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a configuration and its mappings")
     check.add_argument("--config", type=Path, required=True)
     check.set_defaults(run=_check)
+
+    add_connectors_command(
+        commands.add_parser("connectors", help="list the installed connectors and what they do")
+    )
 
     add_mapping_commands(
         commands.add_parser("mapping", help="check, dry-run and describe mapping files")
@@ -113,7 +119,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     config, files = _configuration(args.config, f"http://{args.host}:{args.port}")
-    problems = _check_jurisdictions(config)
+    problems = _check_jurisdictions(config, serve_broken=True)
     if problems:
         return print_problems(problems)
     logs.configure()
@@ -132,7 +138,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _work(args: argparse.Namespace) -> int:
     config, files = _configuration(args.config, f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
-    problems = _check_jurisdictions(config)
+    problems = _check_jurisdictions(config, serve_broken=True)
     if problems:
         return print_problems(problems)
     logs.configure()
@@ -180,10 +186,16 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_jurisdictions(config: Config) -> list[str]:
-    """Every problem in every mapping the configuration names, all reported at once."""
+def _check_jurisdictions(config: Config, *, serve_broken: bool = False) -> list[str]:
+    """Every problem in every mapping the configuration names, all reported at once.
+
+    With `serve_broken` (serve, worker), a jurisdiction whose connector is installed but
+    fails to import is not a problem: the runtime serves the others and answers it 503.
+    """
     problems: list[str] = []
     for jurisdiction in config.jurisdictions:
+        if serve_broken and _connector_broken(jurisdiction):
+            continue
         try:
             mapping = load_mapping(jurisdiction.mapping)
         except FileErrors as errors:
@@ -194,6 +206,17 @@ def _check_jurisdictions(config: Config) -> list[str]:
         except ConnectorNotFound as error:
             problems.append(f"{jurisdiction.mapping}: connector: {error}")
     return problems
+
+
+def _connector_broken(jurisdiction: JurisdictionConfig) -> bool:
+    """Whether its connector is installed but fails to import."""
+    try:
+        tenant_connector(jurisdiction)
+    except ConnectorImportFailed:
+        return True
+    except (ConnectorNotFound, FileErrors):
+        return False  # a mistake in the files: reported with the mapping's other problems
+    return False
 
 
 def _new_key(args: argparse.Namespace) -> int:

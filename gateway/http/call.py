@@ -32,8 +32,10 @@ class Call:
         return None
 
     def tenant(self) -> Tenant:
+        """The jurisdiction addressed; 503 while its connector has not started."""
         tenant = self.runtime.tenants.resolve(self.param("jurisdiction_id"))
         self.jurisdiction_id = tenant.id
+        tenant.check_started()
         return tenant
 
 

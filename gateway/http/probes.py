@@ -7,6 +7,7 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
+from gateway.connector_start import failure_reason
 from gateway.metrics import CONTENT_TYPE
 from gateway.runtime import Runtime
 
@@ -20,18 +21,25 @@ async def healthz(_request: web.Request) -> web.Response:
 
 def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
     async def readyz(_request: web.Request) -> web.Response:
-        """The store and every jurisdiction's backend are reachable, and every catalogue
-        taken from a backend has loaded."""
+        """The store and every jurisdiction's backend are reachable (its connector loaded
+        and started), and every catalogue taken from a backend has loaded."""
+        broken = runtime.tenants.broken.items()
+        results = {
+            f"backend:{jurisdiction}": f"failed: {reason}" for jurisdiction, reason in broken
+        }
         checks = {"store": runtime.store.ping()}
-        checks |= {f"backend:{t.id}": t.connector.health() for t in runtime.tenants}
-        results = {}
+        for tenant in runtime.tenants:
+            if tenant.starter.problem is None:
+                checks[f"backend:{tenant.id}"] = tenant.connector.health()
+            else:
+                results[f"backend:{tenant.id}"] = f"not started: {tenant.starter.problem}"
         for name, check in checks.items():
             try:
                 async with asyncio.timeout(_PROBE_TIMEOUT):
                     await check
                 results[name] = "ok"
             except Exception as exc:
-                results[name] = f"failed: {type(exc).__name__}"
+                results[name] = f"failed: {failure_reason(exc, _PROBE_TIMEOUT)}"
         for tenant in runtime.tenants:
             loaded = tenant.catalogue.loaded is not None
             results[f"catalogue:{tenant.id}"] = "ok" if loaded else "not loaded yet"

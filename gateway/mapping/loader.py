@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from connectors.base import Connector
 from connectors.registry import ConnectorNotFound, connector_class
@@ -52,6 +52,16 @@ def load_mapping(path: str | Path) -> CompiledMapping:
     """Load, check and compile a mapping file; raises `FileErrors` listing every problem."""
     document = YamlDocument.load(path)
     return _Compiler(document, document.validate(MappingFile)).compile()
+
+
+class _NamedConnector(BaseModel):
+    connector: str = Field(min_length=1)
+
+
+def declared_connector(path: str | Path) -> str:
+    """The connector kind a mapping file names, read without checking the rest of the file
+    (which needs that connector); raises `FileErrors` when it names none."""
+    return YamlDocument.load(path).validate(_NamedConnector).connector
 
 
 class _Compiler:
