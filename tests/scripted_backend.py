@@ -130,6 +130,9 @@ class ScriptedConnector(Connector):
         if self.start_failure is not None:
             raise self.start_failure
 
+    async def health(self) -> None:
+        self._answer()
+
     async def list_services(self) -> list[Record]:
         if self.hang:
             await asyncio.Event().wait()
