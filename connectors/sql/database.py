@@ -12,7 +12,11 @@ Both run in WAL mode with `synchronous=FULL`, and `busy_timeout` equal to the ti
 so a locked database fails within it.
 
 Other databases use SQLAlchemy's asyncio engine, with the function run through
-`run_sync`; a plain `postgresql://` URL is reached through asyncpg.
+`run_sync`: a plain `postgresql://` URL is reached through asyncpg, a plain
+`mariadb://` or `mysql://` one through asyncmy (kept up to date, and compiled, where
+aiomysql is a pure-Python copy of PyMySQL). A `pool_size` caps the connections (no
+overflow beyond it), to spare a legacy server; MySQL and MariaDB connections are
+renewed hourly, before the server's `wait_timeout` drops them while idle.
 
 Engines keep SQL parameters (personal data) out of error messages.
 """
@@ -31,10 +35,19 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from connectors.sql.columns import MYSQL_FAMILY
+
 T = TypeVar("T")
 Work = Callable[[Connection], T]
 
 SQLITE_READERS = 4
+ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "mysql": "mysql+asyncmy",
+    "mariadb": "mariadb+asyncmy",
+}
+"""The driver a URL that names none is reached through."""
+MYSQL_RECYCLE_SECONDS = 3600
 
 
 class Database(Protocol):
@@ -61,11 +74,18 @@ def open_database(url: str, *, timeout: float, pool_size: int | None) -> Databas
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return SqliteDatabase(parsed, timeout=timeout, readers=pool_size or SQLITE_READERS)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+asyncpg")
-    engine = create_async_engine(
-        parsed, pool_size=pool_size or 5, pool_timeout=timeout, hide_parameters=True
+    parsed = parsed.set(drivername=ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername))
+    pool: dict[str, Any] = (
+        {"pool_size": 5}
+        if pool_size is None
+        else {
+            "pool_size": pool_size,
+            "max_overflow": 0,
+        }
     )
+    if parsed.get_backend_name() in MYSQL_FAMILY:
+        pool["pool_recycle"] = MYSQL_RECYCLE_SECONDS
+    engine = create_async_engine(parsed, pool_timeout=timeout, hide_parameters=True, **pool)
     return AsyncEngineDatabase(engine)
 
 
