@@ -52,8 +52,19 @@ def _message(error: BaseException) -> str:
     return str(error)
 
 
+MYSQL_REFUSALS = {1265: "22", 1364: "23", 1366: "22", 3819: "23"}
+"""MySQL/MariaDB refusals sent with the generic SQLSTATE HY000, by error number, with the
+class they belong to: data truncated, a NOT NULL column without a default left out, an
+incorrect value for a column, a CHECK failed (MySQL 8)."""
+
+
 def _sqlstate_class(exc: SQLAlchemyError) -> str | None:
-    state = getattr(exc.orig, "sqlstate", None) if isinstance(exc, DBAPIError) else None
+    if not isinstance(exc, DBAPIError):
+        return None
+    match exc.orig.args:
+        case (int(errno), *_) if errno in MYSQL_REFUSALS:
+            return MYSQL_REFUSALS[errno]
+    state = getattr(exc.orig, "sqlstate", None)
     return state[:2] if isinstance(state, str) else None
 
 
