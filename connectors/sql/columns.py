@@ -71,8 +71,8 @@ class KeyText(JsonText):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name in MYSQL_FAMILY:
-            return dialect.type_descriptor(String(KEY_TEXT_LENGTH))
-        return dialect.type_descriptor(Text())
+            return String(KEY_TEXT_LENGTH)
+        return self.impl_instance
 
 
 _ZONELESS = ("sqlite", *MYSQL_FAMILY)
@@ -91,8 +91,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if dialect.name in MYSQL_FAMILY:
-            return dialect.type_descriptor(mysql.DATETIME(fsp=6))
-        return dialect.type_descriptor(DateTime(timezone=True))
+            return mysql.DATETIME(fsp=6)
+        return self.impl_instance
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
