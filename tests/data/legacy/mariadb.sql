@@ -26,7 +26,7 @@ CREATE TABLE tkt_main (
     upd_dt      DATETIME,
     due_dt      DATETIME,
     close_note  VARCHAR(2000),
-    ext_ref     VARCHAR(64) UNIQUE,
+    ext_ref     VARCHAR(255) UNIQUE,
     assigned_to VARCHAR(30),
     KEY tkt_main_opened (opened_dt),
     CONSTRAINT tkt_main_cat FOREIGN KEY (cat_cd) REFERENCES tkt_category (cat_cd)

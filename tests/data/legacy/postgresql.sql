@@ -26,7 +26,7 @@ CREATE TABLE tkt_main (
     upd_dt      TIMESTAMP WITH TIME ZONE,
     due_dt      TIMESTAMP WITH TIME ZONE,
     close_note  VARCHAR(2000),
-    ext_ref     VARCHAR(64) UNIQUE,
+    ext_ref     VARCHAR(255) UNIQUE,
     assigned_to VARCHAR(30)
 );
 CREATE INDEX tkt_main_opened ON tkt_main (opened_dt);

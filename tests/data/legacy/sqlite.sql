@@ -25,7 +25,7 @@ CREATE TABLE tkt_main (
     upd_dt      DATETIME,
     due_dt      DATETIME,
     close_note  VARCHAR(2000),
-    ext_ref     VARCHAR(64) UNIQUE,
+    ext_ref     VARCHAR(255) UNIQUE,
     assigned_to VARCHAR(30)
 );
 CREATE INDEX tkt_main_opened ON tkt_main (opened_dt);
