@@ -24,6 +24,8 @@ from connectors.sql.tables import Tables
 
 
 class TicketView:
+    """The joined select of ticket records, built once from the tables."""
+
     def __init__(self, tables: Tables) -> None:
         self._tables = tables
         schema = tables.schema
