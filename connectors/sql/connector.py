@@ -106,7 +106,9 @@ class SqlConnector(Connector):
         database = sqlite_file(settings.url)
         if settings.create_schema and database is not None:
             database.parent.mkdir(parents=True, exist_ok=True)
-        database = open_database(settings.url, timeout=self.timeout, pool_size=settings.pool_size)
+        database = open_database(
+            settings.url, timeout=self.timeout, pool_size=settings.pool_size, limit_statements=True
+        )
         try:
             if settings.create_schema:
                 async with database_call(self.timeout):

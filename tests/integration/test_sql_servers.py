@@ -19,7 +19,7 @@ from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 from connectors.base import PermanentError, TransientError
-from connectors.sql.database import ASYNC_DRIVERS
+from connectors.sql.database import ASYNC_DRIVERS, open_database
 from connectors.sql.errors import connector_error
 from gateway.mapping import CompiledMapping, MappingContext
 from gateway.open311.models import Location, NewServiceRequest
@@ -120,6 +120,11 @@ async def test_calls_held_up_by_a_lock_time_out(
                 await connector.create(payload(mapping, "during"), "during")
             with pytest.raises(TransientError, match=r"did not answer within 0\.5 s"):
                 await connector.post_update({"tkt_id": ticket_id, "changed_by": "STAFF"})
+
+            async def given_up_by_the_server() -> bool:
+                return (await sessions(url, dialect))[1] == 0
+
+            await until(given_up_by_the_server)  # while the lock is still held
         during = await connector.create(payload(mapping, "during"), "during")
         assert await connector.find_by_reference("during") == during
         assert await connector.get([ticket_id]) == [before]
@@ -287,3 +292,22 @@ async def test_a_lock_wait_the_server_gives_up_is_transient(dialect: str, tmp_pa
         error = connector_error(await database_error(url, update, *LOCK_WAIT[dialect]))
         await holder.rollback()
     assert isinstance(error, TransientError), error
+
+
+SLEEP = {"postgresql": "SELECT pg_sleep(5)", "mariadb": "SELECT SLEEP(5)"}
+
+
+@pytest.mark.parametrize("dialect", SERVER_DIALECTS)
+async def test_the_server_gives_up_a_statement_past_the_timeout(
+    dialect: str, tmp_path: Path
+) -> None:
+    """Even when the client cannot stop it (its cancel lost with the network), a
+    statement ends on the server once it outlasts the connector's timeout."""
+    async with legacy_database(dialect, tmp_path) as url:
+        database = open_database(url, timeout=0.3, pool_size=1, limit_statements=True)
+        try:
+            with pytest.raises(SQLAlchemyError) as caught:
+                await database.read(lambda opened: opened.execute(text(SLEEP[dialect])).all())
+        finally:
+            await database.dispose()
+    assert isinstance(connector_error(caught.value), TransientError)
