@@ -43,6 +43,7 @@ from connectors.base import (
     Connector,
     NotFoundError,
     PermanentError,
+    Range,
     Record,
     TransientError,
     UnsupportedError,
@@ -57,6 +58,7 @@ from connectors.upstream.references import (
     without_reference,
 )
 from connectors.upstream.settings import Format, UpstreamSettings
+from connectors.upstream.windows import oldest_first, window_params, within
 
 T = TypeVar("T")
 
@@ -65,6 +67,7 @@ SEARCHABLE = {"service_code": "service_code", "status": "status"}
 """Backend fields a search may filter on, and the Open311 parameter for each."""
 SEARCH_TIME = "requested_datetime"
 """The one field a search may bound: `start_date` and `end_date`."""
+UPDATE_TIME = "updated_datetime"
 IDS_PER_CALL = 50
 """Ids in one `service_request_id` list, so that a URL stays short."""
 CLOCK_SKEW = timedelta(minutes=5)
@@ -206,10 +209,7 @@ class UpstreamConnector(Connector):
     async def _find_in_descriptions(self, reference: str) -> Record | None:
         now = datetime.now(UTC)
         start = now - timedelta(days=self._settings.reference.lookback_days)
-        params = self._query(
-            ("start_date", form_text(start, "start_date")),
-            ("end_date", form_text(now + CLOCK_SKEW, "end_date")),
-        )
+        params = self._query(*window_params(start, now + CLOCK_SKEW))
         records = await self._records("GET", "requests", self._client.deadline(), params=params)
         found = next((r for r in records if description_reference(r) == reference), None)
         return self._present(found) if found is not None else None
@@ -259,26 +259,21 @@ class UpstreamConnector(Connector):
             if not texts:
                 return []  # no value can match; an empty parameter would match every one
             params.append((SEARCHABLE[field], ",".join(texts)))
-        for field, bounds in query.ranges.items():
-            if field != SEARCH_TIME:
-                raise PermanentError(f"an Open311 upstream cannot bound requests by '{field}'")
-            if bounds.low is not None:
-                params.append(("start_date", form_text(bounds.low, "start_date")))
-            if bounds.high is not None:
-                params.append(("end_date", form_text(bounds.high, "end_date")))
+        for field in query.ranges.keys() - {SEARCH_TIME}:
+            raise PermanentError(f"an Open311 upstream cannot bound requests by '{field}'")
+        bounds = query.ranges.get(SEARCH_TIME, Range())
+        params += window_params(bounds.low, bounds.high)
         params.append(("page_size", str(query.limit)))
         records = await self._records(
             "GET", "requests", self._client.deadline(), params=self._query(*params)
         )
+        records = within(records, SEARCH_TIME, bounds.low, bounds.high)
         return [self._present(record) for record in records[: query.limit]]
 
     async def updates(self, since: datetime, until: datetime) -> list[Record]:
         if self._has_updates is False:
             raise _no_updates()
-        params = self._query(
-            ("start_date", form_text(since, "start_date")),
-            ("end_date", form_text(until, "end_date")),
-        )
+        params = self._query(*window_params(since, until))
         try:
             records = await self._records(
                 "GET", "servicerequestupdates", self._client.deadline(), params=params
@@ -288,7 +283,7 @@ class UpstreamConnector(Connector):
                 self._has_updates = False
             raise _no_updates() from None
         self._has_updates = True
-        return _window(records, since, until)
+        return oldest_first(within(records, UPDATE_TIME, since, until), UPDATE_TIME)
 
     async def post_update(self, payload: Record) -> Record:
         deadline = self._client.deadline()
@@ -306,10 +301,7 @@ class UpstreamConnector(Connector):
         """Whether the upstream serves updates, asked once for the last second's, so that
         a 404 to a POST then means an unknown request, not a missing extension."""
         now = datetime.now(UTC)
-        params = self._query(
-            ("start_date", form_text(now - timedelta(seconds=1), "start_date")),
-            ("end_date", form_text(now, "end_date")),
-        )
+        params = self._query(*window_params(now - timedelta(seconds=1), now))
         try:
             await self._client.send("GET", "servicerequestupdates", deadline, params=params)
         except (NotFoundError, UnsupportedError):
@@ -354,24 +346,6 @@ def _segment(value: str) -> str:
 
 def _no_updates() -> UnsupportedError:
     return UnsupportedError("the upstream does not serve servicerequestupdates")
-
-
-def _window(records: list[Record], since: datetime, until: datetime) -> list[Record]:
-    """The updates in `[since, until)`, oldest first: an upstream's end may be inclusive
-    and its order its own. One whose time cannot be read is kept, first, for the
-    mapping to judge."""
-
-    def instant(record: Record) -> datetime | None:
-        text = record.get("updated_datetime")
-        try:
-            moment = datetime.fromisoformat(str(text))
-        except ValueError:
-            return None
-        return moment if moment.tzinfo is not None else moment.replace(tzinfo=UTC)
-
-    timed = [(instant(record), record) for record in records]
-    kept = [(t, r) for t, r in timed if t is None or since <= t < until]
-    return [r for _, r in sorted(kept, key=lambda pair: pair[0] or since)]
 
 
 async def _all(calls: Iterable[Awaitable[Any]]) -> list[Any]:

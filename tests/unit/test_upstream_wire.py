@@ -3,7 +3,7 @@ form parameters, the idempotency key's reference, and the settings' checks."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
@@ -26,6 +26,7 @@ from connectors.upstream.references import (
     without_reference,
 )
 from connectors.upstream.settings import ReferenceSettings, UpstreamSettings
+from connectors.upstream.windows import oldest_first, window_params, within
 from gateway.mapping import load_mapping
 from gateway.open311.errors import Problem
 from gateway.open311.models import RequestStatus, ServiceRequest
@@ -243,6 +244,45 @@ def test_a_description_without_the_reference() -> None:
     assert description_reference(record) is None
     assert without_reference(record) is record
     assert description_reference({}) is None
+
+
+# --- windows ----------------------------------------------------------------------------
+
+NOW = datetime(2026, 5, 1, 12, 0, 30, 250_000, tzinfo=UTC)
+
+
+def test_a_window_goes_out_widened_to_whole_seconds() -> None:
+    assert window_params(NOW - timedelta(hours=1), NOW) == [
+        ("start_date", "2026-05-01T11:00:30Z"),
+        ("end_date", "2026-05-01T12:00:31Z"),
+    ]
+    assert window_params(None, NOW.replace(microsecond=0)) == [("end_date", "2026-05-01T12:00:30Z")]
+    assert window_params(datetime(2026, 5, 1), None) == [("start_date", "2026-05-01T00:00:00Z")]
+
+
+def test_a_window_of_90_days_stays_within_them() -> None:
+    assert window_params(NOW - timedelta(days=90), NOW) == [
+        ("start_date", "2026-01-31T12:00:31Z"),
+        ("end_date", "2026-05-01T12:00:31Z"),
+    ]
+
+
+def test_bounds_that_are_not_date_times() -> None:
+    with pytest.raises(PermanentError, match="start_date must be a date-time"):
+        window_params("yesterday", None)
+
+
+def test_records_are_held_to_the_exact_window() -> None:
+    at = {
+        "before": "2026-05-01T12:00:30.100000+00:00",
+        "start": "2026-05-01T12:00:30.250000+00:00",
+        "naive": "2026-05-01T12:00:31",
+        "end": "2026-05-01T13:00:30.250000Z",
+    }
+    records = [{"id": name, "t": text} for name, text in at.items()] + [{"id": "?", "t": "x"}]
+    kept = within(records, "t", NOW, NOW + timedelta(hours=1))
+    assert [record["id"] for record in kept] == ["start", "naive", "?"]
+    assert [r["id"] for r in oldest_first(kept[::-1], "t")] == ["?", "start", "naive"]
 
 
 # --- settings ---------------------------------------------------------------------------
