@@ -32,7 +32,7 @@ MAX_BODY_BYTES = 32 * 1024 * 1024
 MAX_REASON = 500
 """Characters of the upstream's descriptions kept in an error's reason."""
 
-_EMAIL = re.compile(r"[^\s@<>\"']+@[^\s@<>\"']+\.[^\s@<>\"']+")
+_EMAIL = re.compile(r"[^\s@<>\"'(),;:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 @dataclass(frozen=True, slots=True)
