@@ -6,7 +6,7 @@ their updates; in JSON and, with the connector set to XML, through B's XML too."
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from pathlib import Path
 from typing import Any
 
@@ -15,11 +15,12 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.cli import main
-from gateway.config import load_config, resolve_sqlite_url
-from gateway.http.app import create_app
+from gateway.config import BackoffConfig, WorkerConfig, load_config, resolve_sqlite_url
+from gateway.http.app import RUNTIME, create_app
 from gateway.runtime import Runtime
 
 from clientforms import API_KEY, valid_request
+from delivery import drained
 from gateways import UPSTREAM_KEY, upstream_gateway
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "federation.yaml"
@@ -41,22 +42,35 @@ async def upstream(
         yield session
 
 
-@pytest.fixture(params=["json", "xml"])
-async def federated(
-    request: pytest.FixtureRequest,
+@pytest.fixture
+def federate(
     aiohttp_client: Any,
     upstream: aiohttp.ClientSession,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
+) -> Callable[..., Awaitable[TestClient]]:
+    """Makes gateway A: the shipped example, its data in the test's folder, its worker
+    and connector settings changed by the test's."""
+
+    async def make(worker: WorkerConfig | None = None, **settings: Any) -> TestClient:
+        example_environment(monkeypatch, str(upstream._base_url).rstrip("/"))
+        config = load_config(EXAMPLE)
+        config.gateway.store_url = resolve_sqlite_url("sqlite:///a/gateway.db", tmp_path)
+        config.gateway.queue_url = resolve_sqlite_url("sqlite:///a/queue.db", tmp_path)
+        if worker is not None:
+            config.gateway.worker = worker
+        config.jurisdictions[0].connector.settings.update(settings)
+        return await aiohttp_client(create_app(Runtime(config)))
+
+    return make
+
+
+@pytest.fixture(params=["json", "xml"])
+async def federated(
+    request: pytest.FixtureRequest, federate: Callable[..., Awaitable[TestClient]]
 ) -> TestClient:
-    """Gateway A: the shipped example, its data in the test's folder, the connector
-    speaking `request.param` to B."""
-    example_environment(monkeypatch, str(upstream._base_url).rstrip("/"))
-    config = load_config(EXAMPLE)
-    config.gateway.store_url = resolve_sqlite_url("sqlite:///a/gateway.db", tmp_path)
-    config.gateway.queue_url = resolve_sqlite_url("sqlite:///a/queue.db", tmp_path)
-    config.jurisdictions[0].connector.settings["format"] = request.param
-    return await aiohttp_client(create_app(Runtime(config)))
+    """Gateway A with the connector speaking `request.param` to B."""
+    return await federate(format=request.param)
 
 
 async def both(
@@ -130,3 +144,23 @@ async def test_updates_go_through_a_to_b(
     assert through == direct
     [closed] = await (await federated.get(f"/requests/{receipt['service_request_id']}.json")).json()
     assert closed["status"] == "closed"
+
+
+async def test_a_delivery_left_without_an_id_is_found_by_its_key_next_time(
+    federate: Callable[..., Awaitable[TestClient]], upstream: aiohttp.ClientSession
+) -> None:
+    """B answers a batch service with a token; with no polls allowed, A's delivery ends
+    without B's id, and the next one finds B's request by the key instead of posting again."""
+    quick = BackoffConfig(base_seconds=0.01, cap_seconds=0.05, max_attempts=100)
+    federated = await federate(worker=WorkerConfig(backoff=quick), token_polls=0)
+    response = await federated.post("/requests.json", data=await valid_request(federated, "BULKY"))
+    [receipt] = await response.json()
+    runtime = federated.app[RUNTIME]
+    await drained(runtime)
+    [resolved] = await (await federated.get(f"/tokens/{receipt['token']}.json")).json()
+    [direct] = await (await upstream.get("requests.json?service_code=BULKY")).json()
+    assert resolved["service_request_id"] == direct["service_request_id"]
+    deliveries = runtime.metrics.registry.get_sample_value(
+        "open311_deliveries_total", {"jurisdiction": "federated.city", "outcome": "found"}
+    )
+    assert deliveries == 1.0
