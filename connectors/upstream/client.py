@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import aiohttp
 from multidict import CIMultiDictProxy
@@ -23,9 +25,17 @@ from connectors.base import (
     TransientError,
     UnsupportedError,
 )
-from connectors.upstream.documents import error_descriptions
+from connectors.upstream.documents import (
+    DocumentError,
+    Record,
+    error_descriptions,
+    read_list,
+    read_object,
+)
 from connectors.upstream.forms import Params
-from connectors.upstream.settings import UpstreamSettings
+from connectors.upstream.settings import Format, UpstreamSettings
+
+T = TypeVar("T")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """The largest answer read: a full page of 1000 requests is far below it."""
@@ -37,8 +47,29 @@ _EMAIL = re.compile(r"[^\s@<>\"'(),;:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 @dataclass(frozen=True, slots=True)
 class Reply:
+    """A 2xx answer, read as the Open311 document it should be."""
+
     body: bytes
     headers: CIMultiDictProxy[str]
+    what: str
+    """The call it answers (`GET services`), for messages."""
+    format: Format
+
+    def records(self) -> list[Record]:
+        """A list document's records; a body that is not one is a transient failure."""
+        return self._read(read_list)
+
+    def record(self) -> Record:
+        """An object document's fields; a body that is not one is a transient failure."""
+        return self._read(read_object)
+
+    def _read(self, read: Callable[[bytes, Format], T]) -> T:
+        try:
+            return read(self.body, self.format)
+        except DocumentError as exc:
+            raise TransientError(
+                f"the upstream's answer to {self.what} is not Open311: {exc}"
+            ) from None
 
 
 class UpstreamClient:
@@ -113,7 +144,7 @@ class UpstreamClient:
                 f"the upstream could not be reached for {what}: {type(exc).__name__}"
             ) from None
         if 200 <= status < 300:
-            return Reply(body, reply_headers)
+            return Reply(body, reply_headers, what, self.settings.format)
         raise self._failure(status, body, what)
 
     def _failure(self, status: int, body: bytes, what: str) -> ConnectorError:

@@ -7,7 +7,10 @@ Open311 field names (`documents`), the same from XML and JSON:
 - `list_services`: each service; one with metadata also carries its definition's
   `attributes`, so that a catalogue taken from the upstream is complete.
 - `create`: the POST's answer, `service_request_id` (with `service_notice` and
-  `account_id` when given), or, while the upstream has no id yet, its `token`.
+  `account_id` when given). An answer with a `token` only is polled for its id (capped,
+  within the timeout); when none comes, an upstream that finds keys (`find: header`) is
+  simply asked again on the next delivery (a transient failure), and with any other the
+  record carries the token alone, as posting again could duplicate the request.
 - `get`, `search`, `find_by_reference`: requests; `updates`, `post_update`: request
   updates (mySociety's `servicerequestupdates`).
 
@@ -30,7 +33,7 @@ again, which only an upstream honouring the header recognises.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from collections.abc import Awaitable, Iterable, Mapping, Sequence
 from datetime import UTC, datetime, timedelta
 from typing import Any, ClassVar, TypeVar
 from urllib.parse import quote
@@ -48,8 +51,7 @@ from connectors.base import (
     TransientError,
     UnsupportedError,
 )
-from connectors.upstream.client import Reply, UpstreamClient
-from connectors.upstream.documents import DocumentError, read_list, read_object
+from connectors.upstream.client import UpstreamClient
 from connectors.upstream.forms import Params, form_params, form_text
 from connectors.upstream.references import (
     description_reference,
@@ -57,7 +59,7 @@ from connectors.upstream.references import (
     with_reference,
     without_reference,
 )
-from connectors.upstream.settings import Format, UpstreamSettings
+from connectors.upstream.settings import UpstreamSettings
 from connectors.upstream.windows import oldest_first, window_params, within
 
 T = TypeVar("T")
@@ -115,7 +117,9 @@ class UpstreamConnector(Connector):
 
     async def list_services(self) -> list[Record]:
         deadline = self._client.deadline()
-        services = await self._records("GET", "services", deadline, params=self._query())
+        services = (
+            await self._client.send("GET", "services", deadline, params=self._query())
+        ).records()
         described = [service for service in services if service.get("metadata") is True]
         definitions = await _all(self._definition(service, deadline) for service in described)
         for service, attributes in zip(described, definitions, strict=True):
@@ -132,7 +136,7 @@ class UpstreamConnector(Connector):
             raise TransientError(
                 f"the upstream lists service '{code}' with metadata but has no definition for it"
             ) from None
-        definition = _parsed(read_object, reply, self._settings.format, "GET services")
+        definition = reply.record()
         attributes = definition.get("attributes", [])
         if not isinstance(attributes, list):
             raise TransientError(f"the upstream's definition of service '{code}' is malformed")
@@ -144,7 +148,9 @@ class UpstreamConnector(Connector):
         marked = with_reference(payload, reference, self._settings.reference)
         form = [*form_params(marked), *self._client.credentials()]
         headers = {KEY_HEADER: reference} if self._settings.reference.header else None
-        receipts = await self._records("POST", "requests", deadline, form=form, headers=headers)
+        receipts = (
+            await self._client.send("POST", "requests", deadline, form=form, headers=headers)
+        ).records()
         if not receipts:
             raise TransientError("the upstream answered the POST without a request")
         receipt = receipts[0]
@@ -172,9 +178,11 @@ class UpstreamConnector(Connector):
                 return None
             await asyncio.sleep(interval)
             try:
-                receipts = await self._records(
-                    "GET", f"tokens/{_segment(token)}", deadline, params=self._query()
-                )
+                receipts = (
+                    await self._client.send(
+                        "GET", f"tokens/{_segment(token)}", deadline, params=self._query()
+                    )
+                ).records()
             except (TransientError, NotFoundError):
                 continue  # not resolvable yet, or on another instance: ask again
             except (PermanentError, UnsupportedError):
@@ -203,14 +211,16 @@ class UpstreamConnector(Connector):
                 "the upstream does not look requests up by Idempotency-Key; "
                 "set reference.find to description or none"
             )
-        found = _parsed(read_list, reply, self._settings.format, "GET requests")
+        found = reply.records()
         return self._present(found[0]) if found else None
 
     async def _find_in_descriptions(self, reference: str) -> Record | None:
         now = datetime.now(UTC)
         start = now - timedelta(days=self._settings.reference.lookback_days)
         params = self._query(*window_params(start, now + CLOCK_SKEW))
-        records = await self._records("GET", "requests", self._client.deadline(), params=params)
+        records = (
+            await self._client.send("GET", "requests", self._client.deadline(), params=params)
+        ).records()
         found = next((r for r in records if description_reference(r) == reference), None)
         return self._present(found) if found is not None else None
 
@@ -225,9 +235,14 @@ class UpstreamConnector(Connector):
 
     async def _one(self, service_request_id: str, deadline: float) -> list[Record]:
         try:
-            records = await self._records(
-                "GET", f"requests/{_segment(service_request_id)}", deadline, params=self._query()
-            )
+            records = (
+                await self._client.send(
+                    "GET",
+                    f"requests/{_segment(service_request_id)}",
+                    deadline,
+                    params=self._query(),
+                )
+            ).records()
         except NotFoundError:
             return []
         return self._matching(records, {service_request_id})
@@ -237,7 +252,9 @@ class UpstreamConnector(Connector):
             found = await _all(self._one(i, deadline) for i in ids)
             return [record for records in found for record in records]
         params = self._query(("service_request_id", ",".join(ids)))
-        return self._matching(await self._records("GET", "requests", deadline, params=params), ids)
+        return self._matching(
+            (await self._client.send("GET", "requests", deadline, params=params)).records(), ids
+        )
 
     def _matching(self, records: list[Record], ids: Iterable[str]) -> list[Record]:
         """The records asked for: an upstream that ignored the ids gives others too."""
@@ -259,14 +276,17 @@ class UpstreamConnector(Connector):
             if not texts:
                 return []  # no value can match; an empty parameter would match every one
             params.append((SEARCHABLE[field], ",".join(texts)))
-        for field in query.ranges.keys() - {SEARCH_TIME}:
-            raise PermanentError(f"an Open311 upstream cannot bound requests by '{field}'")
+        unbounded = sorted(query.ranges.keys() - {SEARCH_TIME})
+        if unbounded:
+            raise PermanentError(f"an Open311 upstream cannot bound requests by '{unbounded[0]}'")
         bounds = query.ranges.get(SEARCH_TIME, Range())
         params += window_params(bounds.low, bounds.high)
         params.append(("page_size", str(query.limit)))
-        records = await self._records(
-            "GET", "requests", self._client.deadline(), params=self._query(*params)
-        )
+        records = (
+            await self._client.send(
+                "GET", "requests", self._client.deadline(), params=self._query(*params)
+            )
+        ).records()
         records = within(records, SEARCH_TIME, bounds.low, bounds.high)
         return [self._present(record) for record in records[: query.limit]]
 
@@ -275,9 +295,11 @@ class UpstreamConnector(Connector):
             raise _no_updates()
         params = self._query(*window_params(since, until))
         try:
-            records = await self._records(
-                "GET", "servicerequestupdates", self._client.deadline(), params=params
-            )
+            records = (
+                await self._client.send(
+                    "GET", "servicerequestupdates", self._client.deadline(), params=params
+                )
+            ).records()
         except (NotFoundError, UnsupportedError):
             if self._settings.updates == "detect":
                 self._has_updates = False
@@ -292,7 +314,9 @@ class UpstreamConnector(Connector):
         if self._has_updates is False:
             raise _no_updates()
         form = [*form_params(payload), *self._client.credentials()]
-        records = await self._records("POST", "servicerequestupdates", deadline, form=form)
+        records = (
+            await self._client.send("POST", "servicerequestupdates", deadline, form=form)
+        ).records()
         if not records:
             raise TransientError("the upstream answered the update without a request update")
         return records[0]
@@ -315,28 +339,6 @@ class UpstreamConnector(Connector):
     def _present(self, record: Record) -> Record:
         """A request as the mapping reads it: the reference line is the connector's own."""
         return without_reference(record) if self._settings.reference.description else record
-
-    async def _records(
-        self,
-        method: str,
-        resource: str,
-        deadline: float,
-        *,
-        params: Params | None = None,
-        form: Params | None = None,
-        headers: dict[str, str] | None = None,
-    ) -> list[Record]:
-        reply = await self._client.send(
-            method, resource, deadline, params=params, form=form, headers=headers
-        )
-        return _parsed(read_list, reply, self._settings.format, f"{method} {resource}")
-
-
-def _parsed(read: Callable[[bytes, Format], T], reply: Reply, fmt: Format, what: str) -> T:
-    try:
-        return read(reply.body, fmt)
-    except DocumentError as exc:
-        raise TransientError(f"the upstream's answer to {what} is not Open311: {exc}") from None
 
 
 def _segment(value: str) -> str:
