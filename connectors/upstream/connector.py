@@ -6,8 +6,8 @@ Open311 field names (`documents`), the same from XML and JSON:
 
 - `list_services`: each service; one with metadata also carries its definition's
   `attributes`, so that a catalogue taken from the upstream is complete.
-- `create`: the POST's answer, `service_request_id` (with `service_notice` and
-  `account_id` when given). An answer with a `token` only is polled for its id (capped,
+- `create`: the new request as `get` gives it, or the POST's answer while the upstream
+  does not show it yet. An answer with a `token` only is polled for its id (capped,
   within the timeout); when none comes, an upstream that finds keys (`find: header`) is
   simply asked again on the next delivery (a transient failure), and with any other the
   record carries the token alone, as posting again could duplicate the request.
@@ -44,6 +44,7 @@ from connectors.base import (
     BackendQuery,
     Capability,
     Connector,
+    ConnectorError,
     NotFoundError,
     PermanentError,
     Range,
@@ -155,18 +156,27 @@ class UpstreamConnector(Connector):
             raise TransientError("the upstream answered the POST without a request")
         receipt = receipts[0]
         if receipt.get("service_request_id"):
-            return receipt
+            return await self._stored(receipt, deadline)
         if not receipt.get("token"):
             raise PermanentError("the upstream answered the POST with neither an id nor a token")
         resolved = await self._resolve_token(str(receipt["token"]), deadline)
         if resolved is not None:
-            return {**receipt, "service_request_id": resolved}
+            return await self._stored({**receipt, "service_request_id": resolved}, deadline)
         if self._settings.reference.find == "header":
             raise TransientError(
                 "the upstream accepted the request but gave no id for its token in time; "
                 "the next delivery finds it by its key"
             )
         return receipt
+
+    async def _stored(self, receipt: Record, deadline: float) -> Record:
+        """The new request as the upstream stores it (what `get` gives); the POST's answer
+        when it cannot be read yet: the request is made either way."""
+        try:
+            found = await self._one(str(receipt["service_request_id"]), deadline)
+        except ConnectorError:
+            return receipt
+        return found[0] if found else receipt
 
     async def _resolve_token(self, token: str, deadline: float) -> str | None:
         """The id the upstream gives for `token`, polling a capped number of times

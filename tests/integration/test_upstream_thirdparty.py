@@ -109,16 +109,28 @@ async def connect(server: tuple[ThirdParty, str]) -> AsyncIterator[Any]:
 async def test_what_a_post_carries(server: tuple[ThirdParty, str], connect: Any) -> None:
     third_party, _ = server
     third_party.on("POST", "requests", Answer(body=[{"service_request_id": 55}]))
+    stored = {"service_request_id": "55", "status": "open", "service_code": "BULKY"}
+    third_party.on("GET", "requests/55", Answer(body=[stored]))
     connector = await connect(jurisdiction_id="city.example")
     payload = {"service_code": "BULKY", "attributes": {"items": ["sofa", "fridge"]}}
-    record = await connector.create(payload, "header:report-1")
-    assert record == {"service_request_id": 55}
+    assert await connector.create(payload, "header:report-1") == stored
     [post] = third_party.calls("POST", "requests")
     assert post.form.getall("attribute[items][]") == ["sofa", "fridge"]
     assert post.form["attribute[gateway_ref]"] == "header:report-1"
     assert (post.form["api_key"], post.form["jurisdiction_id"]) == (UPSTREAM_KEY, "city.example")
     assert post.headers["Idempotency-Key"] == "header:report-1"
     assert "api_key" not in post.query
+
+
+async def test_a_new_request_the_upstream_does_not_show_yet(
+    server: tuple[ThirdParty, str], connect: Any
+) -> None:
+    """The POST's answer stands for it: the request is made either way."""
+    third_party, _ = server
+    third_party.on("POST", "requests", Answer(body=[{"service_request_id": "56"}]))
+    third_party.on("GET", "requests/56", errors(503, "indexing"))
+    connector = await connect()
+    assert await connector.create({"service_code": "POT"}, "key-1") == {"service_request_id": "56"}
 
 
 async def test_what_a_search_asks(server: tuple[ThirdParty, str], connect: Any) -> None:
