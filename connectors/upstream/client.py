@@ -11,12 +11,11 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
 
 import aiohttp
-from multidict import CIMultiDictProxy
 
 from connectors.base import (
     ConnectorError,
@@ -50,7 +49,8 @@ class Reply:
     """A 2xx answer, read as the Open311 document it should be."""
 
     body: bytes
-    headers: CIMultiDictProxy[str]
+    headers: Mapping[str, str]
+    """The answer's headers, their names in any case."""
     what: str
     """The call it answers (`GET services`), for messages."""
     format: Format

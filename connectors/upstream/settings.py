@@ -25,9 +25,9 @@ connector:
 from __future__ import annotations
 
 from typing import Literal, Self
+from urllib.parse import urlsplit
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
-from yarl import URL
 
 Format = Literal["json", "xml"]
 FindBy = Literal["header", "description", "none"]
@@ -77,10 +77,10 @@ class UpstreamSettings(_Model):
     @field_validator("endpoint")
     @classmethod
     def _http_base(cls, endpoint: str) -> str:
-        url = URL(endpoint)
-        if url.scheme not in ("http", "https") or not url.host:
+        url = urlsplit(endpoint)
+        if url.scheme not in ("http", "https") or not url.hostname:
             raise ValueError("must be an http:// or https:// URL")
-        if url.query_string or url.fragment:
+        if url.query or url.fragment:
             raise ValueError("must be a base URL, without a query or a fragment")
         return endpoint.rstrip("/")
 
