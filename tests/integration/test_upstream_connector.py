@@ -309,6 +309,21 @@ async def test_an_update_for_an_unknown_request(
 # --- refusals and failures --------------------------------------------------------------
 
 
+@pytest.mark.parametrize("fmt", FORMATS)
+async def test_the_jurisdiction_goes_with_every_call(
+    upstream: tuple[str, Runtime], mapping: CompiledMapping, fmt: str
+) -> None:
+    url = upstream[0]
+    async with started(upstream_connector(url, fmt, jurisdiction_id="example.city")) as connector:
+        created = await create(connector, mapping, "key-j", report())
+        assert created.service_code == "POT"
+    async with started(upstream_connector(url, fmt, jurisdiction_id="other.city")) as connector:
+        with pytest.raises(NotFoundError, match=r"unknown jurisdiction 'other\.city'"):
+            await connector.health()
+        with pytest.raises(NotFoundError, match=r"unknown jurisdiction 'other\.city'"):
+            await connector.create(mapping.create_payload(report(), context("j")), "key-j")
+
+
 async def test_an_upstream_400_is_permanent_with_its_description(
     connector: UpstreamConnector, mapping: CompiledMapping
 ) -> None:
