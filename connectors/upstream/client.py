@@ -21,12 +21,12 @@ from connectors.base import (
     ConnectorError,
     NotFoundError,
     PermanentError,
+    Record,
     TransientError,
     UnsupportedError,
 )
 from connectors.upstream.documents import (
     DocumentError,
-    Record,
     error_descriptions,
     read_list,
     read_object,

@@ -18,9 +18,8 @@ from typing import Any
 import orjson
 from lxml import etree
 
+from connectors.base import Record
 from connectors.upstream.settings import Format
-
-Record = dict[str, Any]
 
 LIST_FIELDS = frozenset({"attributes", "values", "endpoints", "formats", "groups"})
 """Fields whose XML children are the items of a list, even with one or none."""

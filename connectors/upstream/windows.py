@@ -11,10 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from connectors.base import PermanentError
+from connectors.base import PermanentError, Record
 from connectors.upstream.forms import Params, form_text
-
-Record = dict[str, Any]
 
 MAX_SPAN = timedelta(days=90)
 """The longest window the protocol allows."""
