@@ -88,23 +88,33 @@ def _typed(node: Any) -> Any:
     return typed
 
 
+def _elements(element: etree._Element) -> list[etree._Element]:
+    """The child elements (not entities, which are left unexpanded)."""
+    return [child for child in element if isinstance(child.tag, str)]
+
+
+def _name(element: etree._Element) -> str:
+    """An element's name without its namespace, which some servers add."""
+    return etree.QName(element).localname
+
+
 def _from_element(element: etree._Element) -> Any:
-    children = [child for child in element if isinstance(child.tag, str)]
-    if element.tag in LIST_FIELDS:
+    children = _elements(element)
+    if _name(element) in LIST_FIELDS:
         return [_from_element(child) for child in children]
     if not children:
         return element.text or ""
     fields: Record = {}
     repeated: set[str] = set()
     for child in children:
-        value = _from_element(child)
-        if child.tag not in fields:
-            fields[child.tag] = value
-        elif child.tag in repeated:
-            fields[child.tag].append(value)
+        name, value = _name(child), _from_element(child)
+        if name not in fields:
+            fields[name] = value
+        elif name in repeated:
+            fields[name].append(value)
         else:
-            fields[child.tag] = [fields[child.tag], value]
-            repeated.add(child.tag)
+            fields[name] = [fields[name], value]
+            repeated.add(name)
     return fields
 
 
@@ -132,7 +142,7 @@ def read_list(body: bytes, fmt: Format) -> list[Record]:
         if isinstance(items, dict) and len(items) == 1:
             (items,) = items.values()  # a list wrapped in an object of one field
     else:
-        items = [_from_element(child) for child in _xml_root(body) if isinstance(child.tag, str)]
+        items = [_from_element(child) for child in _elements(_xml_root(body))]
     if not isinstance(items, list) or not all(isinstance(item, dict) for item in items):
         raise DocumentError("the body is not a list of records")
     return _typed(items)

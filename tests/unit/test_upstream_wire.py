@@ -101,6 +101,14 @@ def test_xml_as_third_parties_write_it() -> None:
     ]
 
 
+def test_xml_in_a_namespace() -> None:
+    body = b"""<?xml version="1.0"?>
+    <s:services xmlns:s="urn:x" xmlns="urn:y">
+      <service><service_code>POT</service_code><groups><s:group>Roads</s:group></groups></service>
+    </s:services>"""
+    assert read_list(body, "xml") == [{"service_code": "POT", "groups": ["Roads"]}]
+
+
 def test_json_as_third_parties_write_it() -> None:
     body = b'{"service_requests": [{"service_request_id": 12, "lat": "51.5", "long": null}]}'
     assert read_list(body, "json") == [{"service_request_id": 12, "lat": 51.5}]
