@@ -33,19 +33,23 @@ def example_environment(monkeypatch: pytest.MonkeyPatch, upstream_url: str) -> N
 
 
 @pytest.fixture
-async def upstream(
-    aiohttp_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> AsyncIterator[aiohttp.ClientSession]:
-    """Gateway B, and a client session to it."""
+async def upstream_url(aiohttp_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Gateway B's base URL."""
     url, _ = await upstream_gateway(aiohttp_server, tmp_path / "b", monkeypatch)
-    async with aiohttp.ClientSession(base_url=url + "/") as session:
+    return url
+
+
+@pytest.fixture
+async def upstream(upstream_url: str) -> AsyncIterator[aiohttp.ClientSession]:
+    """A client session to gateway B."""
+    async with aiohttp.ClientSession(base_url=upstream_url + "/") as session:
         yield session
 
 
 @pytest.fixture
 def federate(
     aiohttp_client: Any,
-    upstream: aiohttp.ClientSession,
+    upstream_url: str,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> Callable[..., Awaitable[TestClient]]:
@@ -53,7 +57,7 @@ def federate(
     and connector settings changed by the test's."""
 
     async def make(worker: WorkerConfig | None = None, **settings: Any) -> TestClient:
-        example_environment(monkeypatch, str(upstream._base_url).rstrip("/"))
+        example_environment(monkeypatch, upstream_url)
         config = load_config(EXAMPLE)
         config.gateway.store_url = resolve_sqlite_url("sqlite:///a/gateway.db", tmp_path)
         config.gateway.queue_url = resolve_sqlite_url("sqlite:///a/queue.db", tmp_path)
