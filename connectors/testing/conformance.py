@@ -328,11 +328,7 @@ class ConnectorConformance:
         async with connector_kit.short_timeout_connector() as connector:
             async with fault.during():
                 await connector_kit.fail_in_outage(connector, operation, existing)
-            await connector_kit.call(
-                connector_kit.invoke(connector, operation, existing),
-                f"{operation} once the outage is over",
-                seconds=connector_kit.described.fault_timeout,
-            )
+            await connector_kit.works_again(connector, operation, existing)
 
     @pytest.mark.parametrize("operation", OPERATIONS)
     async def test_a_stalled_call_gives_up_with_a_transient_error(

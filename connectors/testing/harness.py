@@ -48,6 +48,10 @@ SEED_SIZE = 4
 out on each side."""
 
 
+RECOVERY_ATTEMPTS = 3
+"""Calls a connector gets to show it works again after an outage."""
+
+
 def patience(timeout: float) -> float:
     """How long a call may take before the kit calls it hung: generous on a busy
     machine, never a measure of speed."""
@@ -310,6 +314,26 @@ class Kit:
                 f"the {attempt} {operation} during an outage",
                 seconds=self.described.fault_timeout,
             )
+
+    async def works_again(
+        self, connector: Connector, operation: str, existing: Created | None
+    ) -> None:
+        """`operation` succeeds once an outage is over. Its connector has the short
+        `fault_timeout`, which a busy machine may miss once: a transient failure is
+        tried again, a few times at most, as the gateway would."""
+        seconds = self.described.fault_timeout
+        failures: list[str] = []
+        while len(failures) < RECOVERY_ATTEMPTS:
+            try:
+                await within(self.invoke(connector, operation, existing), seconds, operation)
+                return
+            except TransientError as failure:
+                failures.append(failure.reason)
+        pytest.fail(
+            f"{operation} failed {len(failures)} times once the outage was over: "
+            f"{'; '.join(failures)}",
+            pytrace=False,
+        )
 
     # -- through the mapping
 

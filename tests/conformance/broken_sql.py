@@ -130,6 +130,21 @@ class OutagesUntyped(SqlConnector):
         )
 
 
+class StayingDownAfterAnOutage(SqlConnector):
+    """Once a create failed, every later one fails too: dead connections kept for good."""
+
+    _down = False
+
+    async def create(self, payload: Record, idempotency_key: str) -> Record:
+        if self._down:
+            raise TransientError("the database failed: the connection is closed")
+        try:
+            return await super().create(payload, idempotency_key)
+        except TransientError:
+            self._down = True
+            raise
+
+
 class RetryingWithoutEnd(SqlConnector):
     """Retries a failed create with no cap: on a stalled backend it never returns."""
 
