@@ -92,3 +92,5 @@ async def database_call(seconds: float) -> AsyncIterator[None]:
         raise TransientError(f"the database did not answer within {seconds:g} s") from None
     except SQLAlchemyError as exc:
         raise connector_error(exc) from None
+    except OSError as exc:  # a driver that fails to connect raises it unwrapped (asyncpg)
+        raise TransientError(f"the database is unreachable: {type(exc).__name__}") from None

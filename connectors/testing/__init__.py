@@ -1,0 +1,1 @@
+"""Tools for testing connectors: the conformance kit (`connectors.testing.plugin`)."""
