@@ -10,8 +10,9 @@ from contextlib import asynccontextmanager
 from functools import partial
 from pathlib import Path
 
+import asyncmy
 import asyncpg
-from faultproxy import FaultProxy
+from sqlalchemy.engine import make_url
 
 from connectors.base import Record
 from connectors.testing.described import HEALTH, OPERATIONS, ConnectorUnderTest, Fault
@@ -92,21 +93,6 @@ def sqlite_write_lock(database: Path) -> Fault:
 
 
 @asynccontextmanager
-async def _cut(proxy: FaultProxy) -> AsyncIterator[None]:
-    proxy.cut()
-    try:
-        yield
-    finally:
-        proxy.accept()
-
-
-def network_outage(proxy: FaultProxy) -> Fault:
-    """The database's connections reset and new ones refused, as when it restarts or the
-    network between drops: the connector reaches it through `proxy`."""
-    return Fault(during=partial(_cut, proxy))
-
-
-@asynccontextmanager
 async def _postgres_tables_locked(url: str, tables: tuple[str, ...]) -> AsyncIterator[None]:
     holder = await asyncpg.connect(url, timeout=10)
     try:
@@ -117,11 +103,38 @@ async def _postgres_tables_locked(url: str, tables: tuple[str, ...]) -> AsyncIte
         await holder.close()
 
 
-def postgres_tables_locked(url: str) -> Fault:
+@asynccontextmanager
+async def _mariadb_tables_locked(url: str, tables: tuple[str, ...]) -> AsyncIterator[None]:
+    server = make_url(url)
+    holder = await asyncmy.connect(
+        host=server.host or "127.0.0.1",
+        port=server.port or 3306,
+        user=server.username or "root",
+        password=server.password or "",
+        database=server.database,
+        autocommit=True,
+        connect_timeout=10,
+    )
+    try:
+        async with holder.cursor() as cursor:
+            await cursor.execute("LOCK TABLES " + ", ".join(f"{t} WRITE" for t in tables))
+        try:
+            yield
+        finally:
+            async with holder.cursor() as cursor:
+                await cursor.execute("UNLOCK TABLES")
+    finally:
+        await holder.ensure_closed()
+
+
+_TABLES_LOCKED = {"postgresql": _postgres_tables_locked, "mariadb": _mariadb_tables_locked}
+
+
+def tables_locked(url: str, dialect: str) -> Fault:
     """Another session holds the embedded schema's tables locked: every statement on them
     waits, as on a database busy with a long migration. `url` reaches it directly."""
     return Fault(
-        during=partial(_postgres_tables_locked, url, ("tickets", "ticket_history")),
+        during=partial(_TABLES_LOCKED[dialect], url, ("tickets", "ticket_history")),
         reaches=tuple(operation for operation in OPERATIONS if operation != HEALTH),
         unreached_because="health reads no table",
     )
