@@ -48,7 +48,7 @@ class ConnectorUnderTest:
     """The connector the kit checks, on a fresh backend.
 
     - `connector`: the class, or the kind it is registered under (entry-point group
-      `open311_gateway.connectors`; the mapping names that kind, so it must be installed).
+      `open311_gateway.connectors`; the mapping names that kind: a class given stands for it).
     - `settings`, `timeout`: what the gateway configuration would give it.
     - `mapping`: the mapping file every check goes through, as the gateway does.
     - `requests`: sample Open311 requests, one per service at least; each must pass the

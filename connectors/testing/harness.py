@@ -146,15 +146,19 @@ def accepted(
     return checked
 
 
-def _compiled(path: Path) -> CompiledMapping:
-    """The mapping file compiled once per version: the checks share it."""
-    path = path.resolve()
-    return _compiled_version(path, path.stat().st_mtime_ns)
+def _compiled(described: ConnectorUnderTest) -> CompiledMapping:
+    """The mapping file compiled once per version, through the connector described when
+    it is given as a class (installed or not): the checks share it."""
+    path = Path(described.mapping).resolve()
+    given = described.connector if isinstance(described.connector, type) else None
+    return _compiled_version(path, path.stat().st_mtime_ns, given)
 
 
 @functools.cache
-def _compiled_version(path: Path, _modified: int) -> CompiledMapping:
-    return load_mapping(path)
+def _compiled_version(
+    path: Path, _modified: int, connector: type[Connector] | None
+) -> CompiledMapping:
+    return load_mapping(path, connector=connector)
 
 
 def _read_back(read: Callable[[Record], M], record: Record, returned: str) -> M:
@@ -211,7 +215,7 @@ class Kit:
     @classmethod
     @asynccontextmanager
     async def opened(cls, described: ConnectorUnderTest) -> AsyncIterator[Kit]:
-        mapping = await asyncio.to_thread(_compiled, Path(described.mapping))
+        mapping = await asyncio.to_thread(_compiled, described)
         requests = accepted(described.requests, mapping)
         async with started(described, mapping, described.timeout) as connector:
             yield cls(described, mapping, connector, requests)
