@@ -21,7 +21,6 @@ import argparse
 import asyncio
 import json
 import os
-import secrets
 import shutil
 import statistics
 import sys
@@ -29,15 +28,14 @@ import tempfile
 import time
 import urllib.parse
 from collections.abc import Callable, Iterator
-from contextlib import AbstractContextManager, ExitStack, contextmanager
+from contextlib import AbstractAsyncContextManager, ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncmy
-import asyncpg
-from sqlalchemy.engine import make_url
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the suite's throwaway databases
 
-from bench_http import (
+from bench_http import (  # noqa: E402
     API_KEY,
     REPO,
     BenchError,
@@ -48,10 +46,9 @@ from bench_http import (
     request_form,
     server,
 )
+from services import mariadb_database, postgres_database  # noqa: E402
 
 UPSTREAM_KEY = "bench-upstream-key"
-POSTGRES = os.environ.get("OPEN311_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
-MARIADB = os.environ.get("OPEN311_TEST_MARIADB", "mariadb://root@127.0.0.1:3306/test")
 WARMUP = 20
 
 
@@ -64,48 +61,17 @@ class Latencies:
 # --- throwaway databases -----------------------------------------------------------------
 
 
-async def _postgres(statement: str) -> None:
-    admin = await asyncpg.connect(POSTGRES, timeout=10)
-    try:
-        await admin.execute(statement)
-    finally:
-        await admin.close()
-
-
-async def _mariadb(statement: str) -> None:
-    url = make_url(MARIADB)
-    admin = await asyncmy.connect(
-        host=url.host or "127.0.0.1",
-        port=url.port or 3306,
-        user=url.username or "root",
-        password=url.password or "",
-        autocommit=True,
-    )
-    try:
-        async with admin.cursor() as cursor:
-            await cursor.execute(statement)
-    finally:
-        await admin.ensure_closed()
-
-
 @contextmanager
-def postgres_database() -> Iterator[str]:
-    name = f"open311_bench_{secrets.token_hex(6)}"
-    asyncio.run(_postgres(f'CREATE DATABASE "{name}"'))
-    try:
-        yield f"{POSTGRES.rsplit('/', 1)[0]}/{name}"
-    finally:
-        asyncio.run(_postgres(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-
-
-@contextmanager
-def mariadb_database() -> Iterator[str]:
-    name = f"open311_bench_{secrets.token_hex(6)}"
-    asyncio.run(_mariadb(f"CREATE DATABASE `{name}` CHARACTER SET utf8mb4"))
-    try:
-        yield make_url(MARIADB).set(database=name).render_as_string(hide_password=False)
-    finally:
-        asyncio.run(_mariadb(f"DROP DATABASE IF EXISTS `{name}`"))
+def throwaway(database: Callable[[], AbstractAsyncContextManager[str]]) -> Iterator[str]:
+    """One of the suite's throwaway databases (made on entry, dropped on exit), held
+    open from this synchronous script: its URL."""
+    with asyncio.Runner() as runner:
+        made = database()
+        url = runner.run(made.__aenter__())
+        try:
+            yield url
+        finally:
+            runner.run(made.__aexit__(None, None, None))
 
 
 # --- gateways ----------------------------------------------------------------------------
@@ -129,9 +95,11 @@ def sqlite(stack: ExitStack, work: Path) -> Server:
     return gateway(stack, work, "sqlite", None, OPEN311_API_KEY=API_KEY)
 
 
-def legacy(database: Callable[[], AbstractContextManager[str]], name: str) -> Callable[..., Server]:
+def legacy(
+    database: Callable[[], AbstractAsyncContextManager[str]], name: str
+) -> Callable[..., Server]:
     def started(stack: ExitStack, work: Path) -> Server:
-        url = stack.enter_context(database())
+        url = stack.enter_context(throwaway(database))
         config = REPO / "deploy" / "examples" / "postgres.yaml"
         return gateway(stack, work, name, config, OPEN311_API_KEY=API_KEY, BACKEND_URL=url)
 
