@@ -1,0 +1,1 @@
+"""Testing aids for connector authors: backend simulators on loopback."""
