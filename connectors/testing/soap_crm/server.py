@@ -4,8 +4,8 @@ SOAP 1.1 and 1.2 at `/`, with knobs a test turns while it runs.
 - `latency`: seconds added before every answer;
 - `fault_rate`: the share of calls answered with a Receiver fault (`BUSY`, "try again
   later"), drawn from a seeded random generator so a run can be repeated;
-- `outage`: every call answered 503 by the "load balancer" in front (an HTML page, not
-  SOAP), as while the CRM is down for maintenance.
+- `outage`: every request (the WSDL's too) answered 503 by the "load balancer" in
+  front (an HTML page, not SOAP), as while the CRM is down for maintenance.
 
 Callers authenticate with HTTP basic auth or a WS-Security UsernameToken (`auth` says
 which are accepted); anything else is a 401. `calls` counts the operations served.
@@ -105,6 +105,8 @@ class SoapCrm:
             self._runner = None
 
     async def _get_wsdl(self, request: web.Request) -> web.Response:
+        if self.outage:
+            return _outage()
         if not any(key.lower() == "wsdl" for key in request.query):
             raise web.HTTPNotFound(text="the WSDL is at /?wsdl")
         address = f"{request.scheme}://{request.host}/".encode()
@@ -114,7 +116,7 @@ class SoapCrm:
         if self.latency:
             await asyncio.sleep(self.latency)
         if self.outage:
-            return web.Response(status=503, body=OUTAGE_PAGE, content_type="text/html")
+            return _outage()
         try:
             message = read_envelope(await request.read())
         except NotSoap as exc:
@@ -157,6 +159,10 @@ class SoapCrm:
             token = username_token(message.header)
             return token is not None and token.matches(self.username, self.password)
         return False
+
+
+def _outage() -> web.Response:
+    return web.Response(status=503, body=OUTAGE_PAGE, content_type="text/html")
 
 
 @asynccontextmanager
