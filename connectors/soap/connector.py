@@ -64,8 +64,8 @@ class SoapConnector(Connector):
     def capabilities_for(cls, schema: Mapping[str, Any]) -> frozenset[Capability]:
         try:
             spec = SoapSchema.model_validate(schema)
-        except ValidationError:
-            return frozenset()
+        except ValidationError:  # the model reports it: say nothing more
+            return cls.capabilities
         return frozenset(spec.operations.declared())
 
     def __init__(self, settings: Mapping[str, Any], schema: Mapping[str, Any], *, timeout: float):

@@ -52,7 +52,7 @@ def test_registered_with_the_capabilities_its_backend_section_declares() -> None
     assert SoapConnector.capabilities_for(backend) == frozenset(Capability)
     reading = {"operations": {key: backend["operations"][key] for key in ("get", "search")}}
     assert SoapConnector.capabilities_for(reading) == {Capability.GET, Capability.SEARCH}
-    assert SoapConnector.capabilities_for({"operations": {"nonsense": {}}}) == frozenset()
+    assert SoapConnector.capabilities_for({"operations": {"nonsense": {}}}) == frozenset(Capability)
 
 
 async def test_an_undeclared_operation_is_unsupported(crm: SoapCrm) -> None:

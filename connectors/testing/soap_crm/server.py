@@ -14,6 +14,8 @@ which are accepted); anything else is a 401. `calls` counts the operations serve
 from __future__ import annotations
 
 import asyncio
+import base64
+import binascii
 import random
 from collections import Counter
 from collections.abc import AsyncIterator
@@ -21,7 +23,7 @@ from contextlib import asynccontextmanager
 from enum import StrEnum
 from importlib.resources import files
 
-from aiohttp import BasicAuth, hdrs, web
+from aiohttp import hdrs, web
 
 from connectors.testing.soap_crm.crm import Crm, CrmError
 from connectors.testing.soap_crm.envelopes import (
@@ -150,15 +152,23 @@ class SoapCrm:
         if self.auth in (Auth.EITHER, Auth.BASIC):
             header = request.headers.get(hdrs.AUTHORIZATION)
             if header is not None:
-                try:
-                    given = BasicAuth.decode(header)
-                except ValueError:
-                    return False
-                return (given.login, given.password) == (self.username, self.password)
+                return _basic_credentials(header) == (self.username, self.password)
         if self.auth in (Auth.EITHER, Auth.WSSE):
             token = username_token(message.header)
             return token is not None and token.matches(self.username, self.password)
         return False
+
+
+def _basic_credentials(header: str) -> tuple[str, str] | None:
+    scheme, _, encoded = header.partition(" ")
+    if scheme.lower() != "basic":
+        return None
+    try:
+        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
+    except (binascii.Error, UnicodeDecodeError):
+        return None
+    login, _, password = decoded.partition(":")
+    return login, password
 
 
 def _outage() -> web.Response:
