@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from aiohttp.test_utils import TestClient
 
-from connectors.testing.soap_crm import Crm, SoapCrm, running_crm
+from connectors.testing.soap_crm import Crm, SoapCrm
 from gateway import apikeys
 from gateway.config import (
     BackoffConfig,
@@ -62,7 +62,7 @@ def clock() -> Clock:
 
 @pytest.fixture
 async def crm(clock: Clock) -> AsyncIterator[SoapCrm]:
-    async with running_crm(Crm(clock=clock)) as simulator:
+    async with SoapCrm(Crm(clock=clock)) as simulator:
         yield simulator
 
 

@@ -10,7 +10,7 @@ import httpx
 import pytest
 from lxml import etree
 
-from connectors.testing.soap_crm import Crm, CrmError, SoapCrm, running_crm
+from connectors.testing.soap_crm import Crm, CrmError, SoapCrm
 from connectors.testing.soap_crm.crm import MAX_RESULTS, Criteria
 from gateway.cli import _parser
 
@@ -24,7 +24,7 @@ AUTH = httpx.BasicAuth(CREDENTIALS["username"], CREDENTIALS["password"])
 
 @pytest.fixture
 async def crm() -> AsyncIterator[SoapCrm]:
-    async with running_crm(Crm(clock=Clock())) as simulator:
+    async with SoapCrm(Crm(clock=Clock())) as simulator:
         yield simulator
 
 

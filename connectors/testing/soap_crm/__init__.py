@@ -1,7 +1,9 @@
 """CaseWorks, a simulated SOAP case-management system (CRM) on loopback.
 
-`running_crm()` gives one on a free port for a test; `open311-gateway simulate soap-crm
---port P` runs one on its own, its WSDL at `http://127.0.0.1:P/?wsdl`.
+`async with SoapCrm() as crm` runs one on a free loopback port for a test or the
+conformance kit (`crm.url`, `crm.wsdl_url`, and its knobs `latency`, `fault_rate`,
+`outage`); `open311-gateway simulate soap-crm --port P` runs one on its own, its WSDL at
+`http://127.0.0.1:P/?wsdl`.
 """
 
 from connectors.testing.soap_crm.crm import Crm, CrmError
@@ -10,7 +12,6 @@ from connectors.testing.soap_crm.server import (
     DEFAULT_USERNAME,
     Auth,
     SoapCrm,
-    running_crm,
 )
 
 __all__ = [
@@ -20,5 +21,4 @@ __all__ = [
     "Crm",
     "CrmError",
     "SoapCrm",
-    "running_crm",
 ]

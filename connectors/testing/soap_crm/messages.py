@@ -3,7 +3,7 @@ its answer written back in the order the WSDL's sequences require."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -130,27 +130,42 @@ def _write_location(parent: Element, location: dict[str, Any]) -> None:
         _add(inner, "Longitude", coordinates["Longitude"])
 
 
-def _write_note(parent: Element, name: str, note: Note) -> None:
+def _write_record(parent: Element, name: str, fields: Iterable[tuple[str, Any]]) -> Element:
+    """A child element holding one element for each field with a value, in order."""
     element = _add(parent, name, None)
-    _add(element, "NoteId", note.note_id)
-    _add(element, "CaseNumber", note.case_number)
-    _add(element, "Author", note.author)
-    _add(element, "Text", note.text)
-    _add(element, "CaseStatus", note.case_status)
-    _add(element, "CreatedAt", note.created_at)
+    for field, value in fields:
+        _optional(element, field, value)
+    return element
+
+
+def _write_note(parent: Element, name: str, note: Note) -> None:
+    _write_record(
+        parent,
+        name,
+        (
+            ("NoteId", note.note_id),
+            ("CaseNumber", note.case_number),
+            ("Author", note.author),
+            ("Text", note.text),
+            ("CaseStatus", note.case_status),
+            ("CreatedAt", note.created_at),
+        ),
+    )
 
 
 def _write_case(parent: Element, case: Case) -> None:
-    element = _add(parent, "Case", None)
-    for name, value in (
-        ("CaseNumber", case.number),
-        ("CaseTypeCode", case.case_type),
-        ("Department", case.department),
-        ("Priority", case.priority),
-        ("Status", case.status),
-        ("Summary", case.summary),
-    ):
-        _add(element, name, value)
+    element = _write_record(
+        parent,
+        "Case",
+        (
+            ("CaseNumber", case.number),
+            ("CaseTypeCode", case.case_type),
+            ("Department", case.department),
+            ("Priority", case.priority),
+            ("Status", case.status),
+            ("Summary", case.summary),
+        ),
+    )
     _write_location(element, case.location)
     if case.contact:
         contact = _add(element, "Contact", None)
@@ -179,13 +194,18 @@ def _write_case(parent: Element, case: Case) -> None:
 
 
 def _write_case_type(parent: Element, case_type: CaseType) -> None:
-    element = _add(parent, "CaseType", None)
-    _add(element, "Code", case_type.code)
-    _add(element, "Name", case_type.name)
-    _optional(element, "Description", case_type.description)
-    _add(element, "Department", case_type.department)
-    _add(element, "DefaultPriority", case_type.default_priority)
-    _add(element, "Active", case_type.active)
+    _write_record(
+        parent,
+        "CaseType",
+        (
+            ("Code", case_type.code),
+            ("Name", case_type.name),
+            ("Description", case_type.description),
+            ("Department", case_type.department),
+            ("DefaultPriority", case_type.default_priority),
+            ("Active", case_type.active),
+        ),
+    )
 
 
 def _response(operation: str) -> Element:

@@ -18,10 +18,9 @@ import base64
 import binascii
 import random
 from collections import Counter
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from enum import StrEnum
 from importlib.resources import files
+from typing import Self
 
 from aiohttp import hdrs, web
 
@@ -58,7 +57,9 @@ def wsdl_document() -> bytes:
 
 
 class SoapCrm:
-    """One simulated CRM; `app` serves it, `start`/`stop` run it on loopback."""
+    """One simulated CRM; `app` serves it, `start`/`stop` run it on loopback, and so does
+    `async with`. Its `url`, `wsdl_url`, `crm` and knobs (`latency`, `fault_rate`,
+    `outage`) are the caller's to use and turn while it runs."""
 
     def __init__(
         self,
@@ -105,6 +106,14 @@ class SoapCrm:
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
+
+    async def __aenter__(self) -> Self:
+        """`async with SoapCrm(...) as crm`: on a free loopback port for the block."""
+        await self.start()
+        return self
+
+    async def __aexit__(self, *_exc: object) -> None:
+        await self.stop()
 
     async def _get_wsdl(self, request: web.Request) -> web.Response:
         if self.outage:
@@ -173,32 +182,3 @@ def _basic_credentials(header: str) -> tuple[str, str] | None:
 
 def _outage() -> web.Response:
     return web.Response(status=503, body=OUTAGE_PAGE, content_type="text/html")
-
-
-@asynccontextmanager
-async def running_crm(
-    crm: Crm | None = None,
-    *,
-    auth: Auth = Auth.EITHER,
-    username: str = DEFAULT_USERNAME,
-    password: str = DEFAULT_PASSWORD,
-    latency: float = 0.0,
-    fault_rate: float = 0.0,
-    seed: int | None = 311,
-) -> AsyncIterator[SoapCrm]:
-    """A simulator on a free loopback port for the block: its `url`, `wsdl_url`, `crm`
-    and knobs (`latency`, `fault_rate`, `outage`) are the caller's to use and turn."""
-    simulator = SoapCrm(
-        crm,
-        auth=auth,
-        username=username,
-        password=password,
-        latency=latency,
-        fault_rate=fault_rate,
-        seed=seed,
-    )
-    await simulator.start()
-    try:
-        yield simulator
-    finally:
-        await simulator.stop()
