@@ -21,6 +21,7 @@ from gateway.config import (
     GatewayConfig,
     JurisdictionConfig,
     WorkerConfig,
+    load_config,
 )
 from gateway.http.app import RUNTIME, create_app
 from gateway.runtime import Runtime
@@ -32,6 +33,7 @@ from soapcrm import MILLBROOK, Clock, soap_settings
 from wire import spark, stringify
 
 CITY = "millbrook.example"
+DEPLOY_EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "soap-crm.yaml"
 START = datetime.now(UTC).replace(microsecond=0) - timedelta(hours=6)
 """The CRM's clock starts here: inside the default 90-day window of GET requests."""
 QUICK_BACKOFF = BackoffConfig(base_seconds=0.01, cap_seconds=0.05, max_attempts=1000)
@@ -295,6 +297,19 @@ async def test_an_outage_is_absorbed_by_the_queue_and_drained(
     for index in range(6):
         submission = await runtime.store.by_key(CITY, f"header:outage-{index}")
         assert submission is not None and submission.state is SubmissionState.DELIVERED
+
+
+async def test_the_deploy_example_serves_on_the_simulators_defaults(
+    aiohttp_client, tmp_path: Path, crm: SoapCrm, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OPEN311_API_KEY", API_KEY)
+    monkeypatch.setenv("BACKEND_URL", crm.wsdl_url)
+    config = load_config(DEPLOY_EXAMPLE)
+    config.gateway.store_url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
+    config.gateway.queue_url = f"sqlite:///{tmp_path / 'queue.db'}"
+    client = await aiohttp_client(create_app(Runtime(config)))
+    assert len(await both_formats(client, "/services")) == 5
+    assert await created(client, POTHOLE) == "CW-000001"
 
 
 def _iso(moment: datetime) -> str:
