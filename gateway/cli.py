@@ -1,10 +1,12 @@
 """The `open311-gateway` command: serve, deliver (worker), check a configuration, list the
-installed connectors, work on mappings, mint API keys, dead letters."""
+installed connectors, work on mappings, mint API keys, dead letters, run back-office
+simulators."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -28,6 +30,11 @@ from gateway.yamlfile import FileErrors
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+
+SIMULATORS = {
+    "soap-crm": "connectors.testing.soap_crm.command",
+}
+"""`simulate NAME`: each module's `add_command(subparsers, NAME)` adds its command."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -114,6 +121,11 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=50)
     audit.add_argument("--offset", type=int, default=0)
     audit.set_defaults(run=_audit_dead_submissions)
+
+    simulate = commands.add_parser("simulate", help="run a back-office simulator, for trials")
+    simulators = simulate.add_subparsers(required=True, metavar="BACKEND")
+    for name, module in SIMULATORS.items():
+        importlib.import_module(module).add_command(simulators, name)
     return parser
 
 

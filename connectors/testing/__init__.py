@@ -1,1 +1,2 @@
-"""Tools for testing connectors: the conformance kit (`connectors.testing.plugin`)."""
+"""Tools for testing connectors: the conformance kit (`connectors.testing.plugin`) and
+back-office simulators on loopback."""
