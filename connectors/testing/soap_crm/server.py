@@ -16,6 +16,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
+import contextlib
 import random
 from collections import Counter
 from enum import StrEnum
@@ -83,6 +84,7 @@ class SoapCrm:
         self._random = random.Random(seed)
         self._wsdl = wsdl_document()
         self._runner: web.AppRunner | None = None
+        self._stopping = asyncio.Event()
         self.url = ""
         """The service address (`http://127.0.0.1:PORT/`) once started."""
         self.app = web.Application()
@@ -95,6 +97,7 @@ class SoapCrm:
 
     async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
         """Listen on `host:port` (0: a free port); `url` says where."""
+        self._stopping.clear()
         self._runner = web.AppRunner(self.app, access_log=None)
         await self._runner.setup()
         site = web.TCPSite(self._runner, host, port)
@@ -103,6 +106,7 @@ class SoapCrm:
         self.url = f"http://{host}:{bound}/"
 
     async def stop(self) -> None:
+        self._stopping.set()  # calls held by `latency` end now, not after it
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -125,7 +129,8 @@ class SoapCrm:
 
     async def _post(self, request: web.Request) -> web.Response:
         if self.latency:
-            await asyncio.sleep(self.latency)
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stopping.wait(), self.latency)
         if self.outage:
             return _outage()
         try:
