@@ -1,10 +1,11 @@
 """The `open311-gateway` command: serve, deliver (worker), check a configuration, work on
-mappings, mint API keys, dead letters."""
+mappings, mint API keys, dead letters, run a backend simulator."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import importlib
 import signal
 import sys
 from collections.abc import Awaitable, Callable
@@ -26,6 +27,11 @@ from gateway.yamlfile import FileErrors
 
 DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
+
+SIMULATORS = {
+    "salesforce": "connectors.testing.salesforce.command",
+}
+"""`simulate NAME`: the module whose `add_command(subparsers, NAME)` registers it."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -108,6 +114,13 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--limit", type=int, default=50)
     audit.add_argument("--offset", type=int, default=0)
     audit.set_defaults(run=_audit_dead_submissions)
+
+    simulate = commands.add_parser(
+        "simulate", help="serve a backend simulator on loopback, for trials and tests"
+    )
+    simulators = simulate.add_subparsers(required=True, metavar="BACKEND")
+    for name, module in SIMULATORS.items():
+        importlib.import_module(module).add_command(simulators, name)
     return parser
 
 

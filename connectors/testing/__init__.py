@@ -1,0 +1,1 @@
+"""Backend simulators (real servers on loopback) and the connector conformance kit."""
