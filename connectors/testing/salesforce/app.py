@@ -123,7 +123,7 @@ class SalesforceSimulator:
         app.router.add_get(f"{data}/query", self._query)
         app.router.add_get(f"{data}/query/", self._query)
         app.router.add_get(f"{data}/query/{{locator}}", self._next_page)
-        app.router.add_route("*", f"{data}/sobjects/{{tail:.+}}", self._sobjects)
+        app.router.add_route("*", f"{data}/sobjects/{{tail:[\\s\\S]+}}", self._sobjects)
         return app
 
     @web.middleware

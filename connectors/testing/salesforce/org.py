@@ -28,6 +28,8 @@ from connectors.testing.salesforce.objects import (
 
 Row = dict[str, Any]
 Clock = Callable[[], datetime]
+Rule = tuple[str, Callable[[Any], bool], str]
+"""A validation rule: the field, a test its value must pass, and the message if not."""
 
 
 class Fault(Exception):
@@ -60,7 +62,18 @@ class Org:
         self._serial = 0
         self._numbers = 1000
         self._clock = clock
+        self._rules: dict[str, list[Rule]] = {name: [] for name in self._objects}
         self.lock = threading.RLock()
+
+    def add_rule(
+        self, name: str, field_name: str, test: Callable[[Any], bool], message: str
+    ) -> None:
+        """A validation rule, as an admin writes one: a record whose `field_name` fails
+        `test` is refused with FIELD_CUSTOM_VALIDATION_EXCEPTION and `message`."""
+        with self.lock:
+            spec = self.spec(name)
+            column = self._field(spec, field_name)
+            self._rules[spec.name.lower()].append((column.name, test, message))
 
     def spec(self, name: str) -> ObjectSpec:
         spec = self._objects.get(name.lower())
@@ -112,7 +125,7 @@ class Org:
                 self._numbers += 1
                 row[spec.auto_number] = f"{self._numbers:08d}"
             self._derive(spec, row, now)
-            self._check_unique(spec, row)
+            self._check(spec, row)
             self._rows[spec.name.lower()][identifier[:15]] = row
             if spec.history is not None:
                 self._write_history(spec, identifier, [("created", None, None)], now)
@@ -126,8 +139,7 @@ class Org:
             if row is None:
                 raise not_found()
             fields = self._checked(spec, values, creating=False)
-            changed = {**row, **fields}
-            self._check_unique(spec, changed)
+            self._check(spec, {**row, **fields})
             now = self._clock()
             tracked = spec.history.tracked if spec.history else frozenset()
             changes = [
@@ -286,6 +298,12 @@ class Org:
         elif not closed:
             row["ClosedDate"] = None
         row["IsClosed"] = closed
+
+    def _check(self, spec: ObjectSpec, row: Row) -> None:
+        for field_name, test, message in self._rules[spec.name.lower()]:
+            if not test(row.get(field_name)):
+                raise Fault(400, "FIELD_CUSTOM_VALIDATION_EXCEPTION", message, (field_name,))
+        self._check_unique(spec, row)
 
     def _check_unique(self, spec: ObjectSpec, row: Row) -> None:
         for column in spec.fields:
