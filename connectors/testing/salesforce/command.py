@@ -1,9 +1,10 @@
-"""`open311-gateway simulate salesforce --port P [--certs-dir DIR]`.
+"""`open311-gateway simulate salesforce --port P [--certs-dir DIR] [--latency S]`.
 
 Serves the simulator on 127.0.0.1 until Ctrl-C or SIGTERM. `--certs-dir` keeps its
 test CA there as `ca.pem` (the connector's `ca_file`), with `jwt-key.pem`, a key the
 simulator accepts JWT bearer assertions signed with; without it both live in a
-temporary folder for as long as the simulator runs.
+temporary folder for as long as the simulator runs. `--latency` delays every API answer,
+as a real org far away would.
 """
 
 from __future__ import annotations
@@ -24,6 +25,9 @@ def add_command(simulators: Any, name: str) -> None:
     parser.add_argument(
         "--certs-dir", type=Path, help="folder to write the test CA (ca.pem) and jwt-key.pem to"
     )
+    parser.add_argument(
+        "--latency", type=float, default=0.0, help="seconds every API call waits (default 0)"
+    )
     parser.set_defaults(run=run)
 
 
@@ -35,5 +39,5 @@ def run(args: argparse.Namespace) -> int:
         folder: Path = args.certs_dir or Path(scratch)
         folder.mkdir(parents=True, exist_ok=True)
         credentials = Credentials(jwt_public_key=signing_key(folder / JWT_KEY_FILE))
-        asyncio.run(serve(args.port, folder, credentials))
+        asyncio.run(serve(args.port, folder, credentials, latency=args.latency))
     return 0

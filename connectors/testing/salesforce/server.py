@@ -124,13 +124,16 @@ def running_salesforce(
             loop.close()
 
 
-async def serve(port: int, certs_dir: Path, credentials: Credentials) -> None:
+async def serve(
+    port: int, certs_dir: Path, credentials: Credentials, *, latency: float = 0.0
+) -> None:
     """Serve until SIGINT or SIGTERM."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, stop.set)
     simulator = SalesforceSimulator(credentials=credentials)
+    simulator.knobs.latency = latency
     runner = await _listen(simulator, server_context(certs_dir), HOST, port)
     print(f"Salesforce simulator on {simulator.instance_url}", flush=True)
     print(f"  trust the CA in {certs_dir / CA_FILE}", flush=True)
