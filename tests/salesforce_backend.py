@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
-from connectors.testing.salesforce import RunningSimulator
+from aiohttp.test_utils import TestClient
+
 from gateway import apikeys
 from gateway.config import (
     BackoffConfig,
@@ -15,7 +16,9 @@ from gateway.config import (
     JurisdictionConfig,
     WorkerConfig,
 )
+from gateway.http.app import create_app
 from gateway.mapping import load_mapping
+from gateway.runtime import Runtime
 from mappings import mapping_path
 
 MAPPING = mapping_path("examples/salesforce.yaml")
@@ -26,7 +29,17 @@ CLIENT_CREDENTIALS = {
 }
 
 
-def settings(running: RunningSimulator, **overrides: Any) -> dict[str, Any]:
+class Reachable(Protocol):
+    """A running simulator: in a thread of this process, or another process."""
+
+    @property
+    def url(self) -> str: ...
+
+    @property
+    def ca_file(self) -> Path: ...
+
+
+def settings(running: Reachable, **overrides: Any) -> dict[str, Any]:
     """The connector's settings for the simulator, trusting its CA."""
     return {
         "instance_url": running.url,
@@ -42,13 +55,22 @@ def schema() -> dict[str, Any]:
     return load_mapping(MAPPING).backend
 
 
-def gateway_config(running: RunningSimulator, folder: Path, api_key: str) -> Config:
-    """One jurisdiction on the example mapping, served against the simulator; failed
-    deliveries are retried at once, and a POST waits long enough to see them through."""
+def gateway_config(
+    running: Reachable,
+    folder: Path,
+    api_key: str,
+    *,
+    worker: WorkerConfig | None = None,
+    threads: int = 4,
+    **connector: Any,
+) -> Config:
+    """One jurisdiction on the example mapping, served against the simulator. By default
+    failed deliveries are retried at once, and a POST waits long enough to see them
+    through; `connector` changes the connector's configuration (timeout, concurrency)."""
     return Config(
         gateway=GatewayConfig(
             store_url=f"sqlite:///{folder / 'gateway.db'}",
-            worker=WorkerConfig(backoff=QUICK_BACKOFF),
+            worker=worker or WorkerConfig(backoff=QUICK_BACKOFF),
         ),
         jurisdictions=[
             JurisdictionConfig(
@@ -56,10 +78,24 @@ def gateway_config(running: RunningSimulator, folder: Path, api_key: str) -> Con
                 mapping=MAPPING,
                 api_keys=[apikeys.hash_key(api_key)],
                 sync_wait=10,
-                connector=ConnectorConfig(kind="salesforce", settings=settings(running), timeout=5),
+                connector=ConnectorConfig(
+                    kind="salesforce",
+                    settings=settings(running, threads=threads),
+                    **{"timeout": 5, **connector},
+                ),
             )
         ],
     )
+
+
+async def gateway_client(
+    aiohttp_client: Any, running: Reachable, folder: Path, api_key: str, **changes: Any
+) -> TestClient:
+    """A test client of the gateway on `gateway_config`, its jurisdiction changed."""
+    config = gateway_config(running, folder, api_key)
+    jurisdiction = config.jurisdictions[0]
+    config.jurisdictions[0] = jurisdiction.model_copy(update=changes)
+    return await aiohttp_client(create_app(Runtime(config)))
 
 
 QUICK_BACKOFF = BackoffConfig(base_seconds=0.01, cap_seconds=0.02, max_attempts=50)

@@ -45,17 +45,15 @@ from aiohttp import web
 
 from connectors.salesforce.client import Client
 from connectors.salesforce.connector import SalesforceConnector
-from gateway import apikeys, logs
-from gateway.config import (
-    Config,
-    ConnectorConfig,
-    GatewayConfig,
-    JurisdictionConfig,
-    WorkerConfig,
-)
+from gateway import logs
+from gateway.config import Config, WorkerConfig
 from gateway.http.app import LISTEN_BACKLOG, create_app
 from gateway.runtime import Runtime
-from mappings import mapping_path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))  # the suite's Salesforce helpers
+
+from salesforce_backend import gateway_config  # noqa: E402
 
 API_KEY = "bench-key"
 FORM = {
@@ -112,32 +110,14 @@ def simulator(folder: Path, latency: float) -> Iterator[Simulator]:
 
 def config(folder: Path, salesforce: Simulator, threads: int, clients: int) -> Config:
     """The example city; the backend's own limits above the pool, so the pool binds."""
-    settings = {
-        "instance_url": salesforce.url,
-        "ca_file": str(salesforce.ca_file),
-        "threads": threads,
-        "auth": {
-            "flow": "client_credentials",
-            "client_id": "open311-gateway",
-            "client_secret": "simulator-secret",
-        },
-    }
-    return Config(
-        gateway=GatewayConfig(
-            store_url=f"sqlite:///{folder / 'gateway.db'}",
-            worker=WorkerConfig(concurrency=clients),
-        ),
-        jurisdictions=[
-            JurisdictionConfig(
-                id="example.city",
-                mapping=mapping_path("examples/salesforce.yaml"),
-                api_keys=[apikeys.hash_key(API_KEY)],
-                sync_wait=30,
-                connector=ConnectorConfig(
-                    kind="salesforce", settings=settings, timeout=20, concurrency=clients
-                ),
-            )
-        ],
+    return gateway_config(
+        salesforce,
+        folder,
+        API_KEY,
+        worker=WorkerConfig(concurrency=clients),
+        threads=threads,
+        timeout=20,
+        concurrency=clients,
     )
 
 

@@ -13,11 +13,9 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from connectors.testing.salesforce import RunningSimulator, running_salesforce
-from gateway.http.app import create_app
-from gateway.runtime import Runtime
 
 from clientforms import API_KEY
-from salesforce_backend import gateway_config
+from salesforce_backend import gateway_client
 from wire import spark, stringify
 
 REPORT = {
@@ -43,7 +41,7 @@ def salesforce() -> Iterator[RunningSimulator]:
 
 @pytest.fixture
 async def gateway(aiohttp_client, tmp_path: Path, salesforce: RunningSimulator) -> TestClient:
-    return await aiohttp_client(create_app(Runtime(gateway_config(salesforce, tmp_path, API_KEY))))
+    return await gateway_client(aiohttp_client, salesforce, tmp_path, API_KEY)
 
 
 async def both_formats(client: TestClient, path: str) -> Any:

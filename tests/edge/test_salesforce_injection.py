@@ -25,12 +25,10 @@ from connectors.testing.salesforce.soql import (
     Query,
     parse,
 )
-from gateway.http.app import create_app
 from gateway.mapping import load_mapping
-from gateway.runtime import Runtime
 
 from clientforms import API_KEY
-from salesforce_backend import MAPPING, gateway_config
+from salesforce_backend import MAPPING, gateway_client
 
 ATTEMPTS = [
     "' OR Id != null OR Subject = '",
@@ -73,9 +71,9 @@ def salesforce() -> Iterator[RunningSimulator]:
 @pytest.fixture
 async def gateway(aiohttp_client, tmp_path: Path, salesforce: RunningSimulator) -> TestClient:
     """Example City, its reports keyed by the (free text) pole number attribute."""
-    config = gateway_config(salesforce, tmp_path, API_KEY)
-    config.jurisdictions[0].idempotency_param = "attribute[pole]"
-    return await aiohttp_client(create_app(Runtime(config)))
+    return await gateway_client(
+        aiohttp_client, salesforce, tmp_path, API_KEY, idempotency_param="attribute[pole]"
+    )
 
 
 @pytest.fixture
@@ -87,9 +85,7 @@ async def by_case_number(aiohttp_client, tmp_path: Path, salesforce: RunningSimu
     text = text.replace("service_request_id: Id\n", "service_request_id: CaseNumber\n")
     mapping = tmp_path / "by-number.yaml"
     mapping.write_text(text, encoding="utf-8")
-    config = gateway_config(salesforce, tmp_path, API_KEY)
-    config.jurisdictions[0].mapping = mapping
-    return await aiohttp_client(create_app(Runtime(config)))
+    return await gateway_client(aiohttp_client, salesforce, tmp_path, API_KEY, mapping=mapping)
 
 
 def received(salesforce: RunningSimulator) -> list[Query]:

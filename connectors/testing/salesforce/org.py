@@ -88,12 +88,15 @@ class Org:
 
     def get(self, name: str, identifier: str) -> Row:
         with self.lock:
-            spec = self.spec(name)
-            key = canonical_id(identifier)
-            row = self._rows[spec.name.lower()].get(key) if key else None
-            if row is None:
-                raise not_found()
-            return dict(row)
+            return dict(self._row(self.spec(name), identifier))
+
+    def _row(self, spec: ObjectSpec, identifier: str) -> Row:
+        """The stored record (not a copy) with this id; 404 NOT_FOUND without one."""
+        key = canonical_id(identifier)
+        row = self._rows[spec.name.lower()].get(key) if key else None
+        if row is None:
+            raise not_found()
+        return row
 
     def find(self, name: str, field_name: str, value: str) -> list[Row]:
         with self.lock:
@@ -134,10 +137,7 @@ class Org:
     def update(self, name: str, identifier: str, values: Mapping[str, Any]) -> None:
         with self.lock:
             spec = self.spec(name)
-            key = canonical_id(identifier)
-            row = self._rows[spec.name.lower()].get(key) if key else None
-            if row is None:
-                raise not_found()
+            row = self._row(spec, identifier)
             fields = self._checked(spec, values, creating=False)
             self._check(spec, {**row, **fields})
             now = self._clock()
