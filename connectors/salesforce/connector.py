@@ -43,7 +43,6 @@ from connectors.salesforce.ids import canonical_id
 from connectors.salesforce.records import body, instant, read
 from connectors.salesforce.schema import (
     PARENT_KEY,
-    ChildUpdates,
     Comments,
     ModifiedUpdates,
     SalesforceSchema,
@@ -147,25 +146,21 @@ class SalesforceConnector(Connector):
     async def search(self, query: BackendQuery) -> list[Record]:
         spec = self._spec
         conditions: list[str] = []
-        try:
-            if query.ids:
-                wanted = self._valid_ids(query.ids)
-                if not wanted:
+        if query.ids:
+            wanted = self._valid_ids(query.ids)
+            if not wanted:
+                return []
+            conditions.append(_written(soql.one_of, spec.id, wanted))
+        else:
+            for name, values in query.any_of.items():
+                if not values:
                     return []
-                conditions.append(soql.one_of(spec.id, wanted))
-            else:
-                for name, values in query.any_of.items():
-                    if not values:
-                        return []
-                    conditions.append(soql.one_of(name, values))
-                for name, bounds in query.ranges.items():
-                    conditions.extend(_window(name, bounds))
-            order = [(query.order_by or spec.created_at, True), ("Id", True)]
-            statement = soql.Select(spec.fields, spec.sobject, conditions, order, query.limit)
-            text = str(statement)
-        except ValueError as exc:
-            raise PermanentError(f"the search cannot be written in SOQL: {exc}") from None
-        return await self._run(lambda client: _query(client, text))
+                conditions.append(_written(soql.one_of, name, values))
+            for name, bounds in query.ranges.items():
+                conditions.extend(_window(name, bounds))
+        order = [(query.order_by or spec.created_at, True), ("Id", True)]
+        statement = _written(soql.Select, spec.fields, spec.sobject, conditions, order, query.limit)
+        return await self._run(lambda client: _query(client, statement))
 
     async def updates(self, since: datetime, until: datetime) -> list[Record]:
         source = self._spec.updates
@@ -175,19 +170,16 @@ class SalesforceConnector(Connector):
             spec, field = self._spec, source.last_modified
             window = _window(field, Range(since, until))
             order = [(field, False), ("Id", False)]
-            statement = str(soql.Select(spec.fields, spec.sobject, window, order))
+            statement = _written(soql.Select, spec.fields, spec.sobject, window, order)
             return await self._run(lambda client: _query(client, statement))
-        return await self._run(lambda client: self._changes(client, source, since, until))
-
-    def _changes(
-        self, client: Client, source: ChildUpdates, since: datetime, until: datetime
-    ) -> list[Record]:
-        conditions = [*_window(source.time, Range(since, until))]
-        conditions += [soql.equals(name, value) for name, value in source.match.items()]
+        conditions = _window(source.time, Range(since, until))
+        conditions += [_written(soql.equals, name, value) for name, value in source.match.items()]
         order = [(source.time, False), ("Id", False)]
-        statement = soql.Select(source.fields, source.sobject, conditions, order)
-        changes = _query(client, str(statement))
-        return self._with_parents(client, changes, _field_of(source.fields, source.parent))
+        statement = _written(soql.Select, source.fields, source.sobject, conditions, order)
+        parent = _field_of(source.fields, source.parent)
+        return await self._run(
+            lambda client: self._with_parents(client, _query(client, statement), parent)
+        )
 
     def _with_parents(self, client: Client, changes: list[Record], parent: str) -> list[Record]:
         ids = sorted({str(change[parent]) for change in changes if change.get(parent)})
@@ -322,14 +314,23 @@ def _chunks(ids: Sequence[str]) -> Iterable[Sequence[str]]:
         yield ids[start : start + IDS_PER_QUERY]
 
 
+def _written(build: Callable[..., object], *parts: Any) -> str:
+    """SOQL text built from `parts`; what SOQL cannot hold (a name that is not an
+    identifier, a value of no SOQL type) is the mapping's to fix: PermanentError."""
+    try:
+        return str(build(*parts))
+    except ValueError as exc:
+        raise PermanentError(f"the query cannot be written in SOQL: {exc}") from None
+
+
 def _window(field: str, bounds: Range) -> list[str]:
     """`low <= field < high` in whole seconds, as Salesforce keeps date-times. A bound
     with a fraction is rounded up: for values in whole seconds that is exact, both ways."""
     conditions = []
     if bounds.low is not None:
-        conditions.append(soql.at_least(field, _whole_second(bounds.low)))
+        conditions.append(_written(soql.at_least, field, _whole_second(bounds.low)))
     if bounds.high is not None:
-        conditions.append(soql.before(field, _whole_second(bounds.high)))
+        conditions.append(_written(soql.before, field, _whole_second(bounds.high)))
     return conditions
 
 
