@@ -185,7 +185,8 @@ async def creates(base: str, count: int, clients: int) -> tuple[int, Counter[str
 
 async def row(
     args: argparse.Namespace, folder: Path, salesforce: Simulator, threads: int | None
-) -> str:
+) -> tuple[str, bool]:
+    """The row's figures, and whether every create got its Case's id."""
     runtime = Runtime(config(folder, salesforce, threads or 1, args.clients))
     busy = Busy()
     with pytest.MonkeyPatch.context() as patch:
@@ -213,11 +214,12 @@ async def row(
     p99 = lags[int(len(lags) * 0.99)] if lags else 0.0
     label = f"threads {threads}" if threads is not None else "inline"
     failed = f"  errors {dict(errors)}" if errors else ""
-    return (
+    figures = (
         f"{label:>12} {made / seconds:9.1f} {busy.peak:6d} "
         f"{statistics.median(lags or [0.0]) * 1000:9.1f} {p99 * 1000:9.1f} "
         f"{max(lags or [0.0]) * 1000:9.1f}{failed}"
     )
+    return figures, made == args.requests
 
 
 async def _inline(self: SalesforceConnector, work: Callable[[Client], Any]) -> Any:
@@ -225,7 +227,7 @@ async def _inline(self: SalesforceConnector, work: Callable[[Client], Any]) -> A
     return work(self._client)  # type: ignore[arg-type]
 
 
-async def run(args: argparse.Namespace, folder: Path) -> None:
+async def run(args: argparse.Namespace, folder: Path) -> bool:
     with simulator(folder / "certs", args.latency) as salesforce:
         print(
             f"{args.requests} creates per row, {args.clients} clients, simulator latency "
@@ -240,10 +242,14 @@ async def run(args: argparse.Namespace, folder: Path) -> None:
         bounds: list[int | None] = list(args.bounds)
         if not args.no_inline:
             bounds.append(None)
+        complete = True
         for index, threads in enumerate(bounds):
             data = folder / f"row-{index}"
             data.mkdir()
-            print(await row(args, data, salesforce, threads), flush=True)
+            figures, ok = await row(args, data, salesforce, threads)
+            print(figures, flush=True)
+            complete &= ok
+        return complete
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -254,8 +260,7 @@ def main(argv: list[str] | None = None) -> int:
     ):
         logs.configure(stream=log)
         (Path(folder) / "certs").mkdir()
-        asyncio.run(run(args, Path(folder)))
-    return 0
+        return 0 if asyncio.run(run(args, Path(folder))) else 1
 
 
 if __name__ == "__main__":
