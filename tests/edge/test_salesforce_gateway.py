@@ -13,11 +13,15 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from connectors.testing.salesforce import RunningSimulator, running_salesforce
+from gateway.config import load_config
+from gateway.http.app import create_app
+from gateway.runtime import Runtime
 
 from clientforms import API_KEY
 from salesforce_backend import gateway_client
 from wire import spark, stringify
 
+EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "salesforce.yaml"
 REPORT = {
     "api_key": API_KEY,
     "service_code": "Pothole",
@@ -208,3 +212,19 @@ async def test_a_validation_rule_refuses_with_its_message(
         "The location is outside Example City (fields: Latitude__c)"
     )
     assert salesforce.org.rows("Case") == []
+
+
+async def test_the_example_deployment_runs_against_the_simulator(
+    aiohttp_client, tmp_path: Path, salesforce: RunningSimulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """deploy/examples/salesforce.yaml as shipped: its credentials are the simulator's."""
+    monkeypatch.setenv("OPEN311_API_KEY", API_KEY)
+    monkeypatch.setenv("BACKEND_URL", salesforce.url)
+    monkeypatch.setenv("BACKEND_CA_FILE", str(salesforce.ca_file))
+    config = load_config(EXAMPLE)
+    config.gateway.store_url = f"sqlite:///{tmp_path / 'gateway.db'}"
+    config.gateway.queue_url = f"sqlite:///{tmp_path / 'queue.db'}"
+    gateway = await aiohttp_client(create_app(Runtime(config)))
+    request_id = await create(gateway)
+    [request] = await both_formats(gateway, f"/requests/{request_id}")
+    assert request["service_code"] == "Pothole"
