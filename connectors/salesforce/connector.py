@@ -51,6 +51,7 @@ from connectors.salesforce.settings import SalesforceSettings
 
 T = TypeVar("T")
 
+NO_CONTENT = 204
 IDS_PER_QUERY = 200
 """Ids in one `IN (...)`: well inside SOQL's statement length."""
 
@@ -124,8 +125,11 @@ class SalesforceConnector(Connector):
             reply = client.call(
                 lambda sf: sobject(sf, spec.sobject).upsert(address, written, raw_response=True)
             )
-            record_id = _reply_id(reply)
-            found = self._select(client, [soql.equals("Id", record_id)], limit=1)
+            if reply.status_code == NO_CONTENT:  # an existing record, before API 46.0
+                stored = soql.equals(spec.external_id, idempotency_key)
+            else:
+                stored = soql.equals("Id", _reply_id(reply))
+            found = self._select(client, [stored], limit=1)
             if not found:
                 raise TransientError("Salesforce does not show the record it just stored yet")
             return found[0]

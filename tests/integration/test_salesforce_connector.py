@@ -66,6 +66,18 @@ async def test_create_upserts_on_the_key_and_reads_the_case_back(
     assert await connector.find_by_reference("header:report-2") is None
 
 
+async def test_an_older_api_version_answers_an_update_without_a_body(
+    salesforce: RunningSimulator,
+) -> None:
+    connector = await started(salesforce, api_version="45.0")
+    try:
+        created = await connector.create(CASE, "k")
+        again = await connector.create({**CASE, "Subject": "Changed"}, "k")
+        assert again["Id"] == created["Id"] and again["Subject"] == "Changed"
+    finally:
+        await connector.close()
+
+
 async def test_keys_with_url_characters_address_their_own_case(
     connector: SalesforceConnector, salesforce: RunningSimulator
 ) -> None:
@@ -409,3 +421,19 @@ async def test_calls_beyond_the_thread_bound_wait_and_the_loop_stays_free(
         await connector.close()
     assert peak == 2
     assert ticks > 8  # the loop ran other work while every create waited on Salesforce
+
+
+async def test_what_soql_cannot_hold_is_the_mappings_to_fix(salesforce: RunningSimulator) -> None:
+    updates = {**schema()["updates"], "match": {"IsPublished": float("nan")}}
+    connector = SalesforceConnector(
+        settings(salesforce), {**schema(), "updates": updates}, timeout=5
+    )
+    await connector.start()
+    try:
+        now = datetime.now(UTC)
+        with pytest.raises(PermanentError, match="cannot be written in SOQL"):
+            await connector.updates(now, now)
+        with pytest.raises(PermanentError, match="not a Salesforce field"):
+            await connector.search(BackendQuery(any_of={"Site.Street": ("x",)}))
+    finally:
+        await connector.close()

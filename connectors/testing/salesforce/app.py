@@ -43,6 +43,8 @@ _FAILURES: dict[str, Fault] = {
 }
 JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 DAILY_API_REQUESTS = 15_000
+UPSERT_BODY_SINCE = 46.0
+"""API versions before it answer an upsert that updated a record with 204 and no body."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -269,6 +271,8 @@ class SalesforceSimulator:
             return web.Response(status=204)
         if len(rest) == 2 and method == "PATCH":
             identifier, created = self.org.upsert(spec.name, *rest, await _body(request))
+            if not created and float(version[1:]) < UPSERT_BODY_SINCE:
+                return web.Response(status=204)
             reply = {"id": identifier, "success": True, "errors": [], "created": created}
             return _json(reply, status=201 if created else 200)
         raise Fault(404, "NOT_FOUND", "The requested resource does not exist")
