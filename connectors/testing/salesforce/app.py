@@ -97,7 +97,8 @@ class SalesforceSimulator:
         self._lock = threading.Lock()
         self._sessions: set[str] = set()
         self._queries: list[str] = []
-        self._pages: dict[str, tuple[list[Row], str]] = {}
+        self._pages: dict[str, tuple[list[Row], str, int]] = {}
+        """Query results not yet fetched, by locator: rows, object and the total size."""
         self.grants = 0
         """Access tokens issued."""
         self.api_calls = 0
@@ -223,30 +224,30 @@ class SalesforceSimulator:
             self._queries.append(statement)
         query = parsed(statement)
         rows = run(self.org, query)
-        return self._page(request, rows, query.sobject)
+        return self._page(request, rows, query.sobject, len(rows))
 
     async def _next_page(self, request: web.Request) -> web.Response:
         with self._lock:
             found = self._pages.pop(request.match_info["locator"], None)
         if found is None:
             raise Fault(400, "INVALID_QUERY_LOCATOR", "invalid query locator")
-        rows, sobject = found
-        return self._page(request, rows, sobject, total=None)
+        return self._page(request, *found)
 
     def _page(
-        self, request: web.Request, rows: list[Row], sobject: str, total: int | None = -1
+        self, request: web.Request, rows: list[Row], sobject: str, total: int
     ) -> web.Response:
+        """The first `page_size` rows; the rest kept for the next page's locator."""
         version = request.match_info["version"]
         page, rest = rows[: self.page_size], rows[self.page_size :]
         body: dict[str, Any] = {
-            "totalSize": len(rows) if total == -1 else total,
+            "totalSize": total,
             "done": not rest,
             "records": [_record(version, sobject, row) for row in page],
         }
         if rest:
             locator = f"01g{secrets.token_hex(6)}-{self.page_size}"
             with self._lock:
-                self._pages[locator] = (rest, sobject)
+                self._pages[locator] = (rest, sobject, total)
             body["nextRecordsUrl"] = f"/services/data/{version}/query/{locator}"
         return _json(body)
 
