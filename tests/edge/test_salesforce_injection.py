@@ -83,6 +83,7 @@ async def by_case_number(aiohttp_client, tmp_path: Path, salesforce: RunningSimu
     text = MAPPING.read_text(encoding="utf-8")
     text = text.replace("  id: Id\n", "  id: CaseNumber\n")
     text = text.replace("service_request_id: Id\n", "service_request_id: CaseNumber\n")
+    text = text.replace("service_request_id: ParentId\n", "service_request_id: parent.CaseNumber\n")
     mapping = tmp_path / "by-number.yaml"
     mapping.write_text(text, encoding="utf-8")
     return await gateway_client(aiohttp_client, salesforce, tmp_path, API_KEY, mapping=mapping)
@@ -228,6 +229,8 @@ async def test_an_update_is_a_value_only(
         update = citizen_update(number, media_url=text, **dict.fromkeys(fields, text))
         posted = await by_case_number.post("/servicerequestupdates.json", data=update)
         assert posted.status == 200, await posted.text()
+        [answer] = await posted.json()
+        assert answer["service_request_id"] == number
         [comment] = salesforce.org.find("CaseComment", "CommentBody", text)
         assert received(salesforce) == [
             case_by("CaseNumber", number),
