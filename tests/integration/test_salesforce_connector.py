@@ -21,7 +21,8 @@ from connectors.base import (
     UnsupportedError,
 )
 from connectors.salesforce import SalesforceConnector
-from connectors.testing.salesforce import Credentials, RunningSimulator, running_salesforce
+from connectors.testing.salesforce import Credentials, Org, RunningSimulator, running_salesforce
+from connectors.testing.salesforce.objects import FieldSpec, ObjectSpec, Picklist
 from connectors.testing.salesforce.server import signing_key
 
 from salesforce_backend import schema, settings
@@ -437,3 +438,33 @@ async def test_what_soql_cannot_hold_is_the_mappings_to_fix(salesforce: RunningS
             await connector.search(BackendQuery(any_of={"Site.Street": ("x",)}))
     finally:
         await connector.close()
+
+
+async def test_any_sobject_with_an_external_id() -> None:
+    request = ObjectSpec(
+        "Service_Request__c",
+        "a0B",
+        (
+            FieldSpec("Id", "id", createable=False, updateable=False),
+            FieldSpec("Category__c", "picklist", picklist=(Picklist("ROAD", "Roads"),)),
+            FieldSpec("Ref__c", "string", external_id=True, unique=True),
+            FieldSpec("CreatedDate", "datetime", createable=False, updateable=False),
+        ),
+    )
+    backend = {
+        "sobject": "Service_Request__c",
+        "external_id": "Ref__c",
+        "fields": ["Id", "Category__c", "Ref__c", "CreatedDate"],
+        "services": {"picklist": "Category__c"},
+    }
+    with running_salesforce(org=Org([request])) as running:
+        connector = SalesforceConnector(settings(running), backend, timeout=5)
+        await connector.start()
+        try:
+            created = await connector.create({"Category__c": "ROAD"}, "k")
+            assert created["Id"].startswith("a0B") and created["Ref__c"] == "k"
+            found = await connector.search(BackendQuery(any_of={"Category__c": ("ROAD",)}))
+            assert found == [created]
+            assert [s["label"] for s in await connector.list_services()] == ["Roads"]
+        finally:
+            await connector.close()
