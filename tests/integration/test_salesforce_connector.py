@@ -21,6 +21,7 @@ from connectors.base import (
     UnsupportedError,
 )
 from connectors.salesforce import SalesforceConnector
+from connectors.salesforce.client import Client
 from connectors.testing.salesforce import Credentials, Org, RunningSimulator, running_salesforce
 from connectors.testing.salesforce.objects import FieldSpec, ObjectSpec, Picklist
 from connectors.testing.salesforce.server import signing_key
@@ -387,41 +388,34 @@ async def test_calls_beyond_the_thread_bound_wait_and_the_loop_stays_free(
 ) -> None:
     connector = await started(salesforce, threads=2)
     in_use, peak, lock = 0, 0, threading.Lock()
-    run = connector._run
+    call = Client.call
 
-    async def counted(work: Any) -> Any:
-        def measured(client: Any) -> Any:
-            nonlocal in_use, peak
+    def counted(client: Client, request: Any) -> Any:
+        nonlocal in_use, peak
+        with lock:
+            in_use += 1
+            peak = max(peak, in_use)
+        try:
+            return call(client, request)
+        finally:
             with lock:
-                in_use += 1
-                peak = max(peak, in_use)
-            try:
-                return work(client)
-            finally:
-                with lock:
-                    in_use -= 1
+                in_use -= 1
 
-        return await run(measured)
-
-    monkeypatch.setattr(connector, "_run", counted)
-    salesforce.knobs.latency = 0.05
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            ticks += 1
-            await asyncio.sleep(0)
-
-    beat = asyncio.create_task(ticker())
+    monkeypatch.setattr(Client, "call", counted)
     try:
-        await asyncio.gather(*(connector.create(CASE, f"k{i}") for i in range(8)))
+        await connector.health()  # logged in
+        salesforce.knobs.hold()
+        creates = asyncio.gather(*(connector.create(CASE, f"k{i}") for i in range(6)))
+        # Two calls wait in Salesforce, on the two threads; this line runs meanwhile, so
+        # the event loop is not waiting with them.
+        assert await asyncio.to_thread(salesforce.knobs.wait_held, 2, 10)
+        assert not creates.done() and peak == 2
+        salesforce.knobs.release()
+        assert len(await creates) == 6
     finally:
-        beat.cancel()
-        salesforce.knobs.latency = 0.0
+        salesforce.knobs.release()
         await connector.close()
     assert peak == 2
-    assert ticks > 8  # the loop ran other work while every create waited on Salesforce
 
 
 async def test_what_soql_cannot_hold_is_the_mappings_to_fix(salesforce: RunningSimulator) -> None:

@@ -11,7 +11,8 @@
 
 Errors are Salesforce's bodies (`[{"message", "errorCode", "fields"}]`, and OAuth's
 `{"error", "error_description"}`). `Knobs` inject latency, limit errors, server errors
-and session expiry; every SOQL statement received is kept for tests to inspect.
+and session expiry, and hold calls until released; every SOQL statement received is
+kept for tests to inspect.
 """
 
 from __future__ import annotations
@@ -68,6 +69,36 @@ class Knobs:
         self._failures: list[Failure] = []
         self.latency = 0.0
         """Seconds every API call waits before it is answered."""
+        self._gate = threading.Event()
+        self._gate.set()
+        self._arrivals = threading.Condition()
+        self._held = 0
+
+    def hold(self) -> None:
+        """API calls from now on wait, unanswered, until `release`."""
+        self._gate.clear()
+
+    def release(self) -> None:
+        self._gate.set()
+
+    def wait_held(self, calls: int, timeout: float) -> bool:
+        """Block until `calls` API calls are being held (False after `timeout` seconds):
+        they have reached the simulator and wait for `release`."""
+        with self._arrivals:
+            return self._arrivals.wait_for(lambda: self._held >= calls, timeout)
+
+    async def gate(self) -> None:
+        """Where an API call waits while the simulator holds calls."""
+        if self._gate.is_set():
+            return
+        with self._arrivals:
+            self._held += 1
+            self._arrivals.notify_all()
+        try:
+            await asyncio.to_thread(self._gate.wait)
+        finally:
+            with self._arrivals:
+                self._held -= 1
 
     def fail_next(self, times: int, failure: Failure = "limit") -> None:
         """The next `times` API calls fail: `limit` (403 REQUEST_LIMIT_EXCEEDED),
@@ -133,6 +164,7 @@ class SalesforceSimulator:
     async def _api_guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         if not request.path.startswith("/services/data/"):
             return await handler(request)
+        await self.knobs.gate()
         if self.knobs.latency:
             await asyncio.sleep(self.knobs.latency)
         scheme, _, token = request.headers.get("Authorization", "").partition(" ")
