@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from connectors.base import (
     BackendQuery,
@@ -368,6 +369,22 @@ async def test_a_server_not_signed_by_the_configured_ca_is_refused(
     try:
         with pytest.raises(TransientError, match="SSLError"):
             await connector.health()
+    finally:
+        await connector.close()
+
+
+async def test_the_configured_ca_is_trusted_whatever_the_environment_says(
+    salesforce: RunningSimulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """REQUESTS_CA_BUNDLE overrides a requests session's own `verify` (requests issue
+    3829): the connector's CA must win all the same."""
+    other = tmp_path / "other-ca.pem"
+    trustme.CA().cert_pem.write_to_path(str(other))
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(other))
+    monkeypatch.setenv("CURL_CA_BUNDLE", str(other))
+    connector = await started(salesforce)
+    try:
+        await connector.health()
     finally:
         await connector.close()
 
