@@ -50,6 +50,16 @@ def settings(running: Reachable, **overrides: Any) -> dict[str, Any]:
     }
 
 
+def mapping_variant(path: Path, *changes: tuple[str, str]) -> Path:
+    """The example mapping written to `path` with each (old, new) text replaced."""
+    text = MAPPING.read_text(encoding="utf-8")
+    for old, new in changes:
+        assert old in text, old
+        text = text.replace(old, new)
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
 def schema() -> dict[str, Any]:
     """The backend section of the example mapping."""
     return load_mapping(MAPPING).backend

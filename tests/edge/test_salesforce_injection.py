@@ -28,7 +28,7 @@ from connectors.testing.salesforce.soql import (
 from gateway.mapping import load_mapping
 
 from clientforms import API_KEY
-from salesforce_backend import MAPPING, gateway_client
+from salesforce_backend import MAPPING, gateway_client, mapping_variant
 
 ATTEMPTS = [
     "' OR Id != null OR Subject = '",
@@ -80,12 +80,12 @@ async def gateway(aiohttp_client, tmp_path: Path, salesforce: RunningSimulator) 
 async def by_case_number(aiohttp_client, tmp_path: Path, salesforce: RunningSimulator):
     """The same city publishing CaseNumbers as its ids, so that ids given by clients
     reach SOQL as text (record ids that are not well-formed never do)."""
-    text = MAPPING.read_text(encoding="utf-8")
-    text = text.replace("  id: Id\n", "  id: CaseNumber\n")
-    text = text.replace("service_request_id: Id\n", "service_request_id: CaseNumber\n")
-    text = text.replace("service_request_id: ParentId\n", "service_request_id: parent.CaseNumber\n")
-    mapping = tmp_path / "by-number.yaml"
-    mapping.write_text(text, encoding="utf-8")
+    mapping = mapping_variant(
+        tmp_path / "by-number.yaml",
+        ("  id: Id\n", "  id: CaseNumber\n"),
+        ("service_request_id: Id\n", "service_request_id: CaseNumber\n"),
+        ("service_request_id: ParentId\n", "service_request_id: parent.CaseNumber\n"),
+    )
     return await gateway_client(aiohttp_client, salesforce, tmp_path, API_KEY, mapping=mapping)
 
 

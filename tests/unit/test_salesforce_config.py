@@ -25,7 +25,7 @@ from connectors.testing.salesforce.server import signing_key
 from gateway.mapping import load_mapping
 from gateway.yamlfile import FileErrors
 
-from salesforce_backend import MAPPING, schema
+from salesforce_backend import mapping_variant, schema
 
 AUTH = {"flow": "client_credentials", "client_id": "app", "client_secret": "s3cret"}
 
@@ -100,12 +100,12 @@ def test_capabilities_follow_the_backend_section() -> None:
 
 
 def test_a_broken_backend_section_is_reported_with_its_place(tmp_path: Path) -> None:
-    text = MAPPING.read_text(encoding="utf-8")
-    text = text.replace("  external_id: Open311_Key__c", "  external_id: Open311 Key")
-    text = text.replace("    time: CreatedDate\n", "    time: Created\n")
-    text = text.replace("    picklist: Type", "    picklist: Type\n    colour: red")
-    broken = tmp_path / "broken.yaml"
-    broken.write_text(text, encoding="utf-8")
+    broken = mapping_variant(
+        tmp_path / "broken.yaml",
+        ("  external_id: Open311_Key__c", "  external_id: Open311 Key"),
+        ("    time: CreatedDate\n", "    time: Created\n"),
+        ("    picklist: Type", "    picklist: Type\n    colour: red"),
+    )
     with pytest.raises(FileErrors) as caught:
         load_mapping(broken)
     messages = [message.split(": ", 1)[1] for message in caught.value.messages]
