@@ -106,10 +106,11 @@ class Connector:
         return capability in self.capabilities_for(self.schema)
 
     async def start(self) -> None:
-        """Open pools and sessions; called once before the first operation."""
+        """Open pools and sessions; called before the first operation. A start that raises
+        (say why in a `ConnectorError`) or outlasts the timeout is retried later."""
 
     async def close(self) -> None:
-        """Release everything `start` opened."""
+        """Release everything `start` opened; also called after a start that failed."""
 
     async def health(self) -> None:
         """Raise `ConnectorError` when the backend is not reachable."""

@@ -10,7 +10,6 @@ backend can never empty or shrink what clients see.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import random
 from collections.abc import Awaitable, Callable
 
@@ -19,6 +18,7 @@ from gateway.catalogue import Catalogue, CatalogueHolder
 from gateway.logs import get_logger
 from gateway.mapping import MappingError
 from gateway.mapping.backend_catalogue import BackendCatalogue
+from gateway.tasks import cancelled
 
 log = get_logger(__name__)
 
@@ -71,11 +71,8 @@ class CatalogueRefresher:
         )
 
     async def close(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
-            self._task = None
+        await cancelled(self._task)
+        self._task = None
 
     async def refresh(self) -> str | None:
         """One refresh: None when the new catalogue is served, else why the last good one

@@ -1,5 +1,6 @@
-"""The `open311-gateway` command: serve, deliver (worker), check a configuration, work on
-mappings, mint API keys, dead letters, run a backend simulator."""
+"""The `open311-gateway` command: serve, deliver (worker), check a configuration, list the
+installed connectors, work on mappings, mint API keys, dead letters, run back-office
+simulators."""
 
 from __future__ import annotations
 
@@ -13,9 +14,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from connectors.registry import ConnectorNotFound, connector_class
+from connectors.registry import ConnectorImportFailed, ConnectorNotFound, connector_class
 from gateway import apikeys, logs
-from gateway.config import Config, GatewayConfig, load_config
+from gateway.config import Config, GatewayConfig, JurisdictionConfig, load_config
+from gateway.connector_list import add_connectors_command
 from gateway.embedded import JURISDICTION_ID, data_dir, embedded_config, store_url
 from gateway.http.app import LISTEN_BACKLOG, create_app
 from gateway.mapping import load_mapping
@@ -23,6 +25,7 @@ from gateway.mapping_commands import add_mapping_commands, print_problems
 from gateway.queue import DeadLetter, JobQueue, QueueUnavailable, open_queue
 from gateway.runtime import Runtime
 from gateway.store import Store, StoreUnavailable, Submission
+from gateway.tenants import tenant_connector
 from gateway.yamlfile import FileErrors
 
 DEFAULT_HOST = "127.0.0.1"
@@ -30,8 +33,9 @@ DEFAULT_PORT = 8080
 
 SIMULATORS = {
     "salesforce": "connectors.testing.salesforce.command",
+    "soap-crm": "connectors.testing.soap_crm.command",
 }
-"""`simulate NAME`: the module whose `add_command(subparsers, NAME)` registers it."""
+"""`simulate NAME`: each module's `add_command(subparsers, NAME)` adds its command."""
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -65,6 +69,10 @@ def _parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="validate a configuration and its mappings")
     check.add_argument("--config", type=Path, required=True)
     check.set_defaults(run=_check)
+
+    add_connectors_command(
+        commands.add_parser("connectors", help="list the installed connectors and what they do")
+    )
 
     add_mapping_commands(
         commands.add_parser("mapping", help="check, dry-run and describe mapping files")
@@ -115,9 +123,7 @@ def _parser() -> argparse.ArgumentParser:
     audit.add_argument("--offset", type=int, default=0)
     audit.set_defaults(run=_audit_dead_submissions)
 
-    simulate = commands.add_parser(
-        "simulate", help="serve a backend simulator on loopback, for trials and tests"
-    )
+    simulate = commands.add_parser("simulate", help="run a back-office simulator, for trials")
     simulators = simulate.add_subparsers(required=True, metavar="BACKEND")
     for name, module in SIMULATORS.items():
         importlib.import_module(module).add_command(simulators, name)
@@ -126,7 +132,7 @@ def _parser() -> argparse.ArgumentParser:
 
 def _serve(args: argparse.Namespace) -> int:
     config, files = _configuration(args.config, f"http://{args.host}:{args.port}")
-    problems = _check_jurisdictions(config)
+    problems = _check_jurisdictions(config, serve_broken=True)
     if problems:
         return print_problems(problems)
     logs.configure()
@@ -145,7 +151,7 @@ def _serve(args: argparse.Namespace) -> int:
 
 def _work(args: argparse.Namespace) -> int:
     config, files = _configuration(args.config, f"http://{DEFAULT_HOST}:{DEFAULT_PORT}")
-    problems = _check_jurisdictions(config)
+    problems = _check_jurisdictions(config, serve_broken=True)
     if problems:
         return print_problems(problems)
     logs.configure()
@@ -193,10 +199,16 @@ def _check(args: argparse.Namespace) -> int:
     return 0
 
 
-def _check_jurisdictions(config: Config) -> list[str]:
-    """Every problem in every mapping the configuration names, all reported at once."""
+def _check_jurisdictions(config: Config, *, serve_broken: bool = False) -> list[str]:
+    """Every problem in every mapping the configuration names, all reported at once.
+
+    With `serve_broken` (serve, worker), a jurisdiction whose connector is installed but
+    fails to import is not a problem: the runtime serves the others and answers it 503.
+    """
     problems: list[str] = []
     for jurisdiction in config.jurisdictions:
+        if serve_broken and _connector_broken(jurisdiction):
+            continue
         try:
             mapping = load_mapping(jurisdiction.mapping)
         except FileErrors as errors:
@@ -207,6 +219,17 @@ def _check_jurisdictions(config: Config) -> list[str]:
         except ConnectorNotFound as error:
             problems.append(f"{jurisdiction.mapping}: connector: {error}")
     return problems
+
+
+def _connector_broken(jurisdiction: JurisdictionConfig) -> bool:
+    """Whether its connector is installed but fails to import."""
+    try:
+        tenant_connector(jurisdiction)
+    except ConnectorImportFailed:
+        return True
+    except (ConnectorNotFound, FileErrors):
+        return False  # a mistake in the files: reported with the mapping's other problems
+    return False
 
 
 def _new_key(args: argparse.Namespace) -> int:

@@ -22,6 +22,9 @@ import orjson
 from gateway.open311.errors import bad_request
 from gateway.open311.models import NewServiceRequest
 
+HEADER = "Idempotency-Key"
+"""The header a client names its request with; on GET requests, it asks for the request
+created under that key (the upstream connector finds its deliveries that way)."""
 MAX_KEY_LENGTH = 200
 """Characters of a client's key at most: keys are stored, queued and written to backends."""
 
@@ -58,12 +61,18 @@ def identify(
     param_value: str | None = None,
 ) -> Identity:
     """The identity of a request from its `Idempotency-Key` header or its `param`."""
-    header = (header or "").strip()
-    if header:
-        return Identity(f"header:{_checked(header, 'Idempotency-Key')}", None)
+    key = header_key(header)
+    if key is not None:
+        return Identity(key, None)
     if param is not None and param_value:
         return Identity(f"param:{param}={_checked(param_value, param)}", None)
     return Identity(None, fingerprint(request))
+
+
+def header_key(header: str | None) -> str | None:
+    """The key of a request sent with this `Idempotency-Key` header; None without one."""
+    header = (header or "").strip()
+    return f"header:{_checked(header, HEADER)}" if header else None
 
 
 def fingerprint(request: NewServiceRequest) -> str:

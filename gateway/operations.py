@@ -82,6 +82,18 @@ async def get_request(tenant: Tenant, service_request_id: str) -> ServiceRequest
     return found[0]
 
 
+async def find_by_key(store: Store, tenant: Tenant, key: str) -> list[ServiceRequest]:
+    """The request created under an idempotency key; none while it is not delivered."""
+    try:
+        submission = await store.by_key(tenant.id, key)
+    except StoreUnavailable as failure:
+        raise unavailable(str(failure)) from None
+    if submission is None or submission.service_request_id is None:
+        return []
+    query = RequestQuery(service_request_ids=(submission.service_request_id,))
+    return await find_requests(tenant, query)
+
+
 async def resolve_token(store: Store, tenant: Tenant, token: str) -> RequestReceipt:
     """The backend's id once the request is delivered; a notice when it was refused."""
     try:

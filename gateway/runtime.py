@@ -2,10 +2,12 @@
 connectors, and the worker delivering queued requests when it runs in this process.
 
 Built from a `Config` once; `start` and `close` are its explicit lifecycle, used by the
-HTTP application and by the CLI alike. Catalogues taken from a backend are loaded on
-start (a backend that is down delays nothing: its catalogue follows when it answers)
-and refreshed in the background until close. A runtime built `worker_only` (the
-`open311-gateway worker` command) serves nothing: it only delivers.
+HTTP application and by the CLI alike. A connector that fails to import, or to start,
+takes down its own jurisdiction only (see `gateway.connector_start`). Catalogues taken
+from a backend are loaded once their connector has started (a backend that is down
+delays nothing: its catalogue follows when it answers) and refreshed in the background
+until close. A runtime built `worker_only` (the `open311-gateway worker` command) serves
+nothing: it only delivers.
 """
 
 from __future__ import annotations
@@ -16,7 +18,9 @@ from dataclasses import dataclass, field
 from functools import cache
 from pathlib import Path
 
-from gateway.config import Config, WorkerMode
+from connectors.registry import ConnectorImportFailed
+from gateway.catalogue_refresh import CatalogueRefresher
+from gateway.config import Config, JurisdictionConfig, WorkerMode
 from gateway.logs import get_logger
 from gateway.metrics import Metrics
 from gateway.open311.models import Discovery, Endpoint
@@ -26,7 +30,7 @@ from gateway.queue import JobQueue, QueueUnavailable, is_broker, open_queue
 from gateway.queue.amqp_outcomes import AmqpOutcomes
 from gateway.store import Store
 from gateway.submission import Submissions
-from gateway.tenants import TenantRegistry, build_tenant
+from gateway.tenants import Tenant, TenantRegistry, build_tenant
 from gateway.worker import Worker
 
 log = get_logger(__name__)
@@ -57,9 +61,7 @@ class Runtime:
         self.queue = open_queue(url, prefetch=settings.queue_prefetch, prefix=prefix)
         self.outcomes = AmqpOutcomes(url, name_prefix=prefix) if is_broker(url) else LocalOutcomes()
         self.metrics = Metrics()
-        self.tenants = TenantRegistry(
-            [build_tenant(j, self.metrics) for j in self.config.jurisdictions]
-        )
+        self.tenants = self._build_tenants(self.config.jurisdictions)
         delivers = self.worker_only or settings.worker.mode is WorkerMode.IN_PROCESS
         self.submissions = Submissions(
             self.store,
@@ -91,22 +93,40 @@ class Runtime:
             await self.queue.start()
             running.push_async_callback(self.queue.close)
             for tenant in self.tenants:
-                await tenant.connector.start()
-                running.push_async_callback(tenant.connector.close)
-                log.info(
-                    "jurisdiction_started", jurisdiction=tenant.id, connector=tenant.connector.kind
-                )
-            if not self.worker_only:
-                refreshers = [t.refresher for t in self.tenants if t.refresher is not None]
-                for refresher in refreshers:
-                    running.push_async_callback(refresher.close)
-                await asyncio.gather(*(refresher.start() for refresher in refreshers))
+                running.push_async_callback(tenant.starter.close)
+            await asyncio.gather(
+                *(tenant.starter.start(self._dependents(tenant)) for tenant in self.tenants)
+            )
             await self.outcomes.start()
             running.push_async_callback(self.outcomes.close)
             if self.worker is not None:
                 await self.worker.start()
                 running.push_async_callback(self.worker.close)
             self._running = running.pop_all()
+
+    def _build_tenants(self, jurisdictions: list[JurisdictionConfig]) -> TenantRegistry:
+        """Every jurisdiction's tenant; one whose connector fails to import is left out,
+        with the reason, and the others are served."""
+        tenants: list[Tenant] = []
+        broken: dict[str, str] = {}
+        for jurisdiction in jurisdictions:
+            try:
+                tenants.append(build_tenant(jurisdiction, self.metrics))
+            except ConnectorImportFailed as failure:
+                log.error(
+                    "connector_import_failed",
+                    jurisdiction=jurisdiction.id,
+                    connector=failure.kind,
+                    reason=failure.reason,
+                )
+                broken[jurisdiction.id] = str(failure)
+        return TenantRegistry(tenants, broken)
+
+    def _dependents(self, tenant: Tenant) -> list[CatalogueRefresher]:
+        """What runs on the tenant's connector once it has started."""
+        if self.worker_only or tenant.refresher is None:
+            return []
+        return [tenant.refresher]
 
     async def close(self) -> None:
         """Close every part, the last started first: the worker before what it uses."""

@@ -178,9 +178,14 @@ class Worker:
         return Delivered(tenant.mapping.service_request_id(record), "created")
 
     def _tenant(self, jurisdiction_id: str) -> Tenant:
+        """The job's tenant; a transient failure while its connector cannot run here."""
+        if jurisdiction_id in self._tenants.broken:
+            raise TransientError(self._tenants.broken[jurisdiction_id])
         tenant = self._tenants.get(jurisdiction_id)
         if tenant is None:
             raise Refused(f"jurisdiction {jurisdiction_id} is not configured on this worker")
+        if tenant.starter.problem is not None:
+            raise TransientError(f"the connector has not started: {tenant.starter.problem}")
         return tenant
 
     async def _delivered(self, lease: Lease, delivered: Delivered) -> str:

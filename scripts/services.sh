@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Makes sure the services the integration tests use are running on this machine:
-# starts PostgreSQL from its Debian cluster and RabbitMQ when they are installed but
-# down. Does nothing for a service that is already up; says how to get one that is
+# starts PostgreSQL from its Debian cluster, MariaDB and RabbitMQ when they are
+# installed but down. Does nothing for a service that is already up; says how to get one that is
 # not installed (tests then skip, or fail under OPEN311_REQUIRE_SERVICES=1).
 set -uo pipefail
 
@@ -22,6 +22,18 @@ if ! up 5432; then
         pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | head -1)" main start
     else
         echo "services: PostgreSQL is not running on 127.0.0.1:5432 and is not installed here" >&2
+    fi
+fi
+
+if ! up 3306; then
+    if [ -x /usr/sbin/mariadbd ]; then
+        [ -d /run/mysqld ] || install -d -o mysql -g mysql /run/mysqld
+        start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd
+        wait_for 3306 60 ||
+            echo "services: MariaDB started but 127.0.0.1:3306 did not open within 60 s" >&2
+    else
+        echo "services: MariaDB is not running on 127.0.0.1:3306 and is not installed here;" \
+            "apt-get install mariadb-server (10.5 or newer), with root allowed in without a password" >&2
     fi
 fi
 

@@ -6,6 +6,6 @@ cd "$(dirname "$0")/.."
 python3 -m venv .venv
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e '.[test]'
-.venv/bin/ruff check gateway connectors mappings tests
-.venv/bin/ruff format --check gateway connectors mappings tests
+.venv/bin/ruff check gateway connectors mappings tests examples
+.venv/bin/ruff format --check gateway connectors mappings tests examples
 exec .venv/bin/pytest "$@"

@@ -1,6 +1,7 @@
-"""A TCP proxy on loopback between a client and a shared server (RabbitMQ), which a
-test tells to cut every connection and refuse new ones for a while: a broker fault
-for one client, without stopping the server other tests use.
+"""A TCP proxy on loopback between a client and a shared server (RabbitMQ, a gateway),
+which a test tells to cut every connection and refuse new ones for a while, or to
+stall (hold every byte, connections open, until told to flow again): a fault for one
+client, without stopping the server other tests use.
 """
 
 from __future__ import annotations
@@ -18,6 +19,8 @@ class FaultProxy:
         self._target = (target_host, target_port)
         self._server: asyncio.Server | None = None
         self._refusing = False
+        self._flowing = asyncio.Event()
+        self._flowing.set()
         self._links: set[asyncio.StreamWriter] = set()
         self._pipes: set[asyncio.Task[None]] = set()
         self.accepted = 0
@@ -50,6 +53,15 @@ class FaultProxy:
     def accept(self) -> None:
         self._refusing = False
 
+    def stall(self) -> None:
+        """Holds every byte from now on, either way, on open and new connections alike:
+        a server that accepts and never answers."""
+        self._flowing.clear()
+
+    def flow(self) -> None:
+        """Passes bytes again, the held ones first."""
+        self._flowing.set()
+
     async def close(self) -> None:
         self.cut()
         if self._server is not None:
@@ -81,6 +93,7 @@ class FaultProxy:
         """Copies one direction; when either side goes, the other is closed too."""
         try:
             while data := await reader.read(_CHUNK):
+                await self._flowing.wait()
                 writer.write(data)
                 await writer.drain()
         except OSError:

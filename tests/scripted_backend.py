@@ -89,7 +89,8 @@ LATER = {"code": "LATER", "title": "New service", "area": "Parks", "tags": []}
 class ScriptedConnector(Connector):
     """Lists `services` and searches `tickets`; every call raises `failure` when one is
     set, and `list_services` never answers while `hang` is set (the caller's timeout
-    ends it). The `down` setting starts it failing.
+    ends it). The `down` setting starts it failing; the `unstartable` one makes `start`
+    raise `start_failure` until a test clears it.
 
     `create` appends a ticket to `tickets` (with the key under `reference`), after
     `create_seconds` (a setting); it refuses with `refusal` when one is set, and fails
@@ -114,11 +115,23 @@ class ScriptedConnector(Connector):
             TransientError("the scripted backend is down") if settings.get("down") else None
         )
         self.hang = False
+        self.start_failure: Exception | None = (
+            TransientError("the scripted backend refuses connections")
+            if settings.get("unstartable")
+            else None
+        )
         self.create_seconds = float(settings.get("create_seconds", 0))
         self.refusal: str | None = None
         self.failing_creates = 0
         self.calls: Counter[str] = Counter()
         self._ids = itertools.count(len(self.tickets) + 1)
+
+    async def start(self) -> None:
+        if self.start_failure is not None:
+            raise self.start_failure
+
+    async def health(self) -> None:
+        self._answer()
 
     async def list_services(self) -> list[Record]:
         if self.hang:
@@ -196,11 +209,14 @@ def scripted_config(
     )
 
 
-def register(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Install `ScriptedConnector` as an entry point, beside the real ones."""
+def register(
+    monkeypatch: pytest.MonkeyPatch, kind: str = KIND, value: str = f"{__name__}:ScriptedConnector"
+) -> None:
+    """Install `value` (by default `ScriptedConnector`) as the entry point of `kind`, beside
+    the real ones and those registered before."""
     installed = registry.available()
-    entry = EntryPoint(KIND, f"{__name__}:ScriptedConnector", registry.GROUP)
-    monkeypatch.setattr(registry, "available", lambda: {**installed, KIND: entry})
+    entry = EntryPoint(kind, value, registry.GROUP)
+    monkeypatch.setattr(registry, "available", lambda: {**installed, kind: entry})
 
 
 class ManualSleep:
@@ -219,6 +235,11 @@ class ManualSleep:
 
     async def round(self) -> None:
         """Wake the sleeper and return once it has done its round and sleeps again."""
-        sleeper = self._sleeper or await self._asleep.get()
-        sleeper.set_result(None)
+        await self.wake()
         self._sleeper = await self._asleep.get()
+
+    async def wake(self) -> None:
+        """Wake the sleeper (once it sleeps), for a round after which it sleeps no more."""
+        sleeper = self._sleeper or await self._asleep.get()
+        self._sleeper = None
+        sleeper.set_result(None)

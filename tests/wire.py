@@ -1,9 +1,12 @@
-"""Reading Open311 bodies the way clients do: XML through the Spark convention."""
+"""Reading Open311 bodies the way clients do: XML through the Spark convention, and
+error bodies in either format."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from aiohttp import ClientResponse
 from lxml import etree
 
 ARRAYS = {"attributes", "values", "endpoints", "formats", "groups"}
@@ -40,3 +43,26 @@ def stringify(value: Any) -> Any:
     if isinstance(value, dict):
         return {k: stringify(v) for k, v in value.items()}
     return value if isinstance(value, str) else str(value)
+
+
+async def errors_of(response: ClientResponse, fmt: str) -> list[dict]:
+    """The error list of a body in either format, as JSON values."""
+    body = await response.read()
+    if fmt == "json":
+        assert response.content_type == "application/json"
+        return json.loads(body)
+    assert response.content_type == "text/xml"
+    root = etree.fromstring(body)
+    assert root.tag == "errors"
+    return [
+        {"code": int(e.findtext("code")), "description": e.findtext("description")} for e in root
+    ]
+
+
+async def assert_error(response: ClientResponse, fmt: str, status: int, *fragments: str) -> None:
+    assert response.status == status, await response.text()
+    errors = await errors_of(response, fmt)
+    assert errors and all(e["code"] == status for e in errors)
+    text = " | ".join(e["description"] for e in errors)
+    for fragment in fragments:
+        assert fragment in text, text

@@ -3,6 +3,10 @@
 Open311 carries ids as text and attribute values as lists or dicts, and date-times
 arrive with any zone. These types store them the way the column expects: ids as
 integers, structures as JSON text, date-times in UTC (read back with their zone).
+
+Each also picks what a dialect needs where the generic type falls short: MySQL and
+MariaDB would make a float single precision, drop a date-time's fractions and refuse
+a key on unbounded text.
 """
 
 from __future__ import annotations
@@ -11,8 +15,16 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import DateTime, Dialect, Float, Integer, Text
+from sqlalchemy import DateTime, Dialect, Double, Integer, SmallInteger, String, Text
+from sqlalchemy.dialects import mysql
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+MYSQL_FAMILY = ("mysql", "mariadb")
+"""Dialect names of MySQL and MariaDB (a `mariadb://` URL names the second)."""
+
+KEY_TEXT_LENGTH = 255
+"""The length of a text column that is a key on MySQL/MariaDB, which index only
+bounded text."""
 
 
 class LenientInteger(TypeDecorator[int]):
@@ -23,8 +35,13 @@ class LenientInteger(TypeDecorator[int]):
         return int(value) if isinstance(value, str) else value
 
 
+class LenientSmallInteger(LenientInteger):
+    impl = SmallInteger
+    cache_ok = True
+
+
 class LenientFloat(TypeDecorator[float]):
-    impl = Float
+    impl = Double
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
@@ -47,14 +64,35 @@ class JsonText(TypeDecorator[str]):
         return str(value)
 
 
+class KeyText(JsonText):
+    """Text that is a key (primary, unique or joined on): bounded on MySQL/MariaDB."""
+
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in MYSQL_FAMILY:
+            return String(KEY_TEXT_LENGTH)
+        return self.impl_instance
+
+
+_ZONELESS = ("sqlite", *MYSQL_FAMILY)
+"""Dialects whose date-time columns keep no zone."""
+
+
 class UtcDateTime(TypeDecorator[datetime]):
     """A date-time stored in UTC; a naive one is taken as UTC, and reads come back aware.
 
-    SQLite keeps no zone, so the UTC time is stored as is; PostgreSQL gets timestamptz.
+    SQLite and MySQL/MariaDB keep no zone, so the UTC time is stored as is (to the
+    microsecond); PostgreSQL gets timestamptz.
     """
 
     impl = DateTime(timezone=True)
     cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if dialect.name in MYSQL_FAMILY:
+            return mysql.DATETIME(fsp=6)
+        return self.impl_instance
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -64,7 +102,7 @@ class UtcDateTime(TypeDecorator[datetime]):
         if value.tzinfo is None:
             value = value.replace(tzinfo=UTC)
         value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+        return value.replace(tzinfo=None) if dialect.name in _ZONELESS else value
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
@@ -74,6 +112,7 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 COLUMN_TYPES: dict[str, type[TypeEngine[Any]]] = {
     "integer": LenientInteger,
+    "smallint": LenientSmallInteger,
     "float": LenientFloat,
     "text": JsonText,
     "datetime": UtcDateTime,

@@ -1,13 +1,15 @@
 """The SQL connector: a ticketing database reached through SQLAlchemy Core.
 
-Records are rows as dicts keyed by column name. A new ticket's record may carry its
-first history row under `history`; a history record carries its ticket under
-`ticket` (read) or the ticket columns to change with it (written by `post_update`).
-`list_services` reads every row of the services table, offered only when the backend
-section describes one.
+Records are rows as dicts keyed by column name, with the rows joined to a ticket
+under their keys (`connectors.sql.records`). A new ticket's record may carry its first
+history row under `history` and its contact row under `contact`, all written in one
+transaction; a history record carries its ticket under `ticket` (read) or the ticket
+columns to change with it (written by `post_update`). `list_services` reads every row
+of the services table, offered only when the backend section describes one.
 
-Settings: `url` (a SQLAlchemy URL: `sqlite:///tickets.db`, or `postgresql://...`),
-`create_schema` (create the tables when absent), `pool_size` (pooled connections; on
+Settings: `url` (a SQLAlchemy URL: `sqlite:///tickets.db`, `postgresql://...`,
+`mariadb://...` or `mysql://...`), `create_schema` (create the tables when absent,
+with a lookup's `rows`), `pool_size` (the most connections open to the database; on
 SQLite the readers', as writes there go through one connection of their own).
 """
 
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
+from functools import partial
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
@@ -31,13 +34,19 @@ from connectors.base import (
     TransientError,
     UnsupportedError,
 )
+from connectors.sql.creation import create_schema
 from connectors.sql.database import Database, open_database, sqlite_file
 from connectors.sql.errors import database_call
-from connectors.sql.schema import FIRST_CHANGE_KEY, TICKET_KEY, SqlSchema, build_tables
+from connectors.sql.records import TicketView
+from connectors.sql.schema import (
+    CONTACT_KEY,
+    FIRST_CHANGE_KEY,
+    INTEGER_TYPES,
+    TICKET_KEY,
+    SqlSchema,
+)
+from connectors.sql.tables import build_tables
 from connectors.sql.writer import TicketWriter
-
-_SCHEMA_LOCK = 0x311_7AB1E
-"""The PostgreSQL advisory lock that serialises creating the backend's tables."""
 
 
 class SqlSettings(BaseModel):
@@ -83,9 +92,11 @@ class SqlConnector(Connector):
         self._settings = SqlSettings.model_validate(settings)
         self._tables = build_tables(SqlSchema.model_validate(schema))
         self._spec = self._tables.schema
+        self._view = TicketView(self._tables)
         self._columns = {
             table.name: frozenset(table.c.keys())
-            for table in (self._tables.tickets, self._tables.history)
+            for table in (self._tables.tickets, self._tables.history, self._tables.contact)
+            if table is not None
         }
         self._database: Database | None = None
         self._writer: TicketWriter | None = None
@@ -95,26 +106,21 @@ class SqlConnector(Connector):
         database = sqlite_file(settings.url)
         if settings.create_schema and database is not None:
             database.parent.mkdir(parents=True, exist_ok=True)
-        database = open_database(settings.url, timeout=self.timeout, pool_size=settings.pool_size)
+        database = open_database(
+            settings.url, timeout=self.timeout, pool_size=settings.pool_size, limit_statements=True
+        )
         try:
             if settings.create_schema:
                 async with database_call(self.timeout):
-                    await database.write(self._create_schema)
+                    await database.write(
+                        partial(create_schema, tables=self._tables, lock_seconds=self.timeout)
+                    )
         except BaseException:
             await database.dispose()
             raise
         self._database = database
-        self._writer = TicketWriter(database, self._tables, timeout=self.timeout)
+        self._writer = TicketWriter(database, self._tables, self._view, timeout=self.timeout)
         self._writer.start()
-
-    def _create_schema(self, connection: Connection) -> None:
-        """The tables that are missing, created once even when several processes (a
-        gateway and its workers) start together: each takes the database's lock first."""
-        if connection.dialect.name == "sqlite":
-            connection.exec_driver_sql("BEGIN IMMEDIATE")  # sqlite3 begins only at the first DML
-        elif connection.dialect.name == "postgresql":
-            connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _SCHEMA_LOCK})
-        self._tables.metadata.create_all(connection)
 
     async def close(self) -> None:
         if self._writer is not None:
@@ -132,63 +138,62 @@ class SqlConnector(Connector):
     async def create(self, payload: Record, idempotency_key: str) -> Record:
         ticket = dict(payload)
         first_change = _sub_record(ticket.pop(FIRST_CHANGE_KEY, None), FIRST_CHANGE_KEY)
+        contact: Record = {}
+        if self._tables.contact is not None:
+            contact = _sub_record(ticket.pop(CONTACT_KEY, None), CONTACT_KEY)
+            self._check_columns(self._tables.contact, contact)
         ticket[self._spec.tickets.reference] = idempotency_key
         ticket.setdefault(self._spec.tickets.created_at, datetime.now(UTC))
-        self._check_columns(self._tables.tickets, ticket)
+        self._check_ticket_columns(ticket)
         self._check_columns(self._tables.history, first_change)
         if self._writer is None:
             raise TransientError("the sql connector is not started")
         async with database_call(self.timeout):
-            return await self._writer.create(ticket, first_change, idempotency_key)
+            return await self._writer.create(ticket, first_change, contact, idempotency_key)
 
     async def find_by_reference(self, idempotency_key: str) -> Record | None:
-        tickets = self._tables.tickets
-        query = select(tickets).where(tickets.c[self._spec.tickets.reference] == idempotency_key)
-        rows = await self._read(query)
+        reference = self._view.field(self._spec.tickets.reference)
+        rows = await self._read(self._view.select().where(reference == idempotency_key))
         return rows[0] if rows else None
 
     async def get(self, ids: Sequence[str]) -> list[Record]:
-        tickets = self._tables.tickets
         keys = [key for key in map(self._ticket_key, ids) if key is not None]
         if not keys:
             return []
-        return await self._read(select(tickets).where(tickets.c[self._spec.tickets.id].in_(keys)))
+        return await self._read(self._view.select().where(self._view.id_column.in_(keys)))
 
     async def search(self, query: BackendQuery) -> list[Record]:
-        tickets, spec = self._tables.tickets, self._spec.tickets
-        id_column = tickets.c[spec.id]
+        view = self._view
         conditions: list[ColumnElement[bool]] = []
         if query.ids:
             keys = [key for key in map(self._ticket_key, query.ids) if key is not None]
-            conditions.append(id_column.in_(keys))
+            conditions.append(view.id_column.in_(keys))
         else:
             for field, values in query.any_of.items():
-                conditions.append(_column(tickets, field).in_(values))
+                conditions.append(view.field(field).in_(values))
             for field, bounds in query.ranges.items():
-                column = _column(tickets, field)
+                column = view.field(field)
                 if bounds.low is not None:
                     conditions.append(column >= bounds.low)
                 if bounds.high is not None:
                     conditions.append(column < bounds.high)
-        order = _column(tickets, query.order_by or spec.created_at)
+        order = view.field(query.order_by or self._spec.tickets.created_at)
         statement = (
-            select(tickets)
+            view.select()
             .where(*conditions)
-            .order_by(order.desc(), id_column.desc())
+            .order_by(order.desc(), view.id_column.desc())
             .limit(query.limit)
         )
         return await self._read(statement)
 
     async def updates(self, since: datetime, until: datetime) -> list[Record]:
-        tickets, history, spec = self._tables.tickets, self._tables.history, self._spec
-        time = history.c[spec.history.time]
+        history, spec, view = self._tables.history, self._spec.history, self._view
+        time = history.c[spec.time]
         statement = (
-            select(*history.c, *tickets.c)
-            .join_from(
-                history, tickets, history.c[spec.history.ticket] == tickets.c[spec.tickets.id]
-            )
+            select(*history.c, *view.columns)
+            .select_from(history.join(view.source, history.c[spec.ticket] == view.id_column))
             .where(time >= since, time < until)
-            .order_by(time, history.c[spec.history.id])
+            .order_by(time, history.c[spec.id])
         )
         split = len(history.c)
         database = self._started()
@@ -197,7 +202,7 @@ class SqlConnector(Connector):
         return [
             {
                 **dict(zip(history.c.keys(), row[:split], strict=True)),
-                TICKET_KEY: dict(zip(tickets.c.keys(), row[split:], strict=True)),
+                TICKET_KEY: view.record(row),
             }
             for row in rows
         ]
@@ -213,21 +218,23 @@ class SqlConnector(Connector):
         change[spec.history.ticket] = key
         change.setdefault(spec.history.time, datetime.now(UTC))
         self._check_columns(history, change)
-        self._check_columns(tickets, ticket_changes)
-        id_column = tickets.c[spec.tickets.id]
+        self._check_ticket_columns(ticket_changes)
+        view = self._view
+        history_id = history.c[spec.history.id]
 
         def change_ticket(connection: Connection) -> Record:
             if ticket_changes:
-                changed = update(tickets).where(id_column == key).values(ticket_changes)
-                found = changed.returning(*tickets.c)
-            else:
-                found = select(tickets).where(id_column == key)
-            ticket = connection.execute(found).mappings().first()
-            if ticket is None:
+                changes = dict(ticket_changes)
+                view.resolve_lookups(connection, [changes])
+                connection.execute(update(tickets).where(view.id_column == key).values(changes))
+            found = view.read(connection, view.select().where(view.id_column == key))
+            if not found:
                 raise NotFoundError(f"no ticket '{ticket_id}'")
-            inserted = history.insert().values(change).returning(*history.c)
-            stored = connection.execute(inserted).mappings().one()
-            return {**dict(stored), TICKET_KEY: dict(ticket)}
+            inserted = connection.execute(history.insert().values(change))
+            stored = connection.execute(
+                select(history).where(history_id == inserted.inserted_primary_key[0])
+            )
+            return {**dict(stored.mappings().one()), TICKET_KEY: found[0]}
 
         database = self._started()
         async with database_call(self.timeout):
@@ -237,7 +244,7 @@ class SqlConnector(Connector):
         services = self._tables.services
         if services is None:
             raise UnsupportedError("the sql backend describes no services table")
-        return await self._read(select(services).order_by(*services.primary_key.columns))
+        return await self._read_rows(select(services).order_by(*services.primary_key.columns))
 
     def _started(self) -> Database:
         if self._database is None:
@@ -245,11 +252,22 @@ class SqlConnector(Connector):
         return self._database
 
     async def _read(self, statement: Any) -> list[Record]:
+        """Tickets as records, with their joined rows."""
+        database = self._started()
+        async with database_call(self.timeout):
+            return await database.read(partial(self._view.read, statement=statement))
+
+    async def _read_rows(self, statement: Any) -> list[Record]:
         database = self._started()
         async with database_call(self.timeout):
             return await database.read(
                 lambda connection: [dict(row) for row in connection.execute(statement).mappings()]
             )
+
+    def _check_ticket_columns(self, ticket: Record) -> None:
+        """A ticket's own columns, or a lookup naming its row (resolved when written)."""
+        own = {key: value for key, value in ticket.items() if key not in self._tables.lookups}
+        self._check_columns(self._tables.tickets, own)
 
     def _check_columns(self, table: Table, record: Record) -> None:
         if not self._columns[table.name].issuperset(record):
@@ -258,18 +276,12 @@ class SqlConnector(Connector):
 
     def _ticket_key(self, ticket_id: Any) -> Any:
         """A ticket id as the id column holds it; None when it cannot be one."""
-        if self._spec.tickets.columns[self._spec.tickets.id] != "integer":
+        if self._spec.tickets.columns[self._spec.tickets.id] not in INTEGER_TYPES:
             return str(ticket_id)
         try:
             return int(ticket_id)
         except (TypeError, ValueError):
             return None
-
-
-def _column(table: Table, name: str) -> Any:
-    if name not in table.c:
-        raise PermanentError(f"table '{table.name}' has no column '{name}'")
-    return table.c[name]
 
 
 def _sub_record(value: Any, key: str) -> Record:

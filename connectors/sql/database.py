@@ -12,7 +12,11 @@ Both run in WAL mode with `synchronous=FULL`, and `busy_timeout` equal to the ti
 so a locked database fails within it.
 
 Other databases use SQLAlchemy's asyncio engine, with the function run through
-`run_sync`; a plain `postgresql://` URL is reached through asyncpg.
+`run_sync`: a plain `postgresql://` URL is reached through asyncpg, a plain
+`mariadb://` or `mysql://` one through asyncmy (kept up to date, and compiled, where
+aiomysql is a pure-Python copy of PyMySQL). A `pool_size` caps the connections (no
+overflow beyond it), to spare a legacy server; MySQL and MariaDB connections are
+renewed hourly, before the server's `wait_timeout` drops them while idle.
 
 Engines keep SQL parameters (personal data) out of error messages.
 """
@@ -31,10 +35,19 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from connectors.sql.columns import MYSQL_FAMILY
+
 T = TypeVar("T")
 Work = Callable[[Connection], T]
 
 SQLITE_READERS = 4
+ASYNC_DRIVERS = {
+    "postgresql": "postgresql+asyncpg",
+    "mysql": "mysql+asyncmy",
+    "mariadb": "mariadb+asyncmy",
+}
+"""The driver a URL that names none is reached through."""
+MYSQL_RECYCLE_SECONDS = 3600
 
 
 class Database(Protocol):
@@ -57,16 +70,49 @@ def sqlite_file(url: str) -> Path | None:
     return Path(parsed.database) if parsed.database and parsed.database != ":memory:" else None
 
 
-def open_database(url: str, *, timeout: float, pool_size: int | None) -> Database:
+def open_database(
+    url: str, *, timeout: float, pool_size: int | None, limit_statements: bool = False
+) -> Database:
+    """`limit_statements`: the server gives up a statement running past `timeout`, so one
+    whose caller gave up stops holding its locks and its connection (PostgreSQL, MariaDB;
+    MySQL bounds only SELECTs)."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         return SqliteDatabase(parsed, timeout=timeout, readers=pool_size or SQLITE_READERS)
-    if parsed.drivername == "postgresql":
-        parsed = parsed.set(drivername="postgresql+asyncpg")
-    engine = create_async_engine(
-        parsed, pool_size=pool_size or 5, pool_timeout=timeout, hide_parameters=True
-    )
+    parsed = parsed.set(drivername=ASYNC_DRIVERS.get(parsed.drivername, parsed.drivername))
+    options: dict[str, Any] = {"pool_size": pool_size or 5}
+    if pool_size is not None:
+        options["max_overflow"] = 0
+    backend = parsed.get_backend_name()
+    if backend in MYSQL_FAMILY:
+        options["pool_recycle"] = MYSQL_RECYCLE_SECONDS
+    if limit_statements and backend == "postgresql":
+        limit = {"statement_timeout": str(_milliseconds(timeout))}
+        options["connect_args"] = {"server_settings": limit}
+    engine = create_async_engine(parsed, pool_timeout=timeout, hide_parameters=True, **options)
+    if limit_statements and backend in MYSQL_FAMILY:
+        event.listen(engine.sync_engine, "connect", _mysql_statement_limit(engine, timeout))
     return AsyncEngineDatabase(engine)
+
+
+def _milliseconds(seconds: float) -> int:
+    return max(1, int(seconds * 1000))
+
+
+def _mysql_statement_limit(engine: AsyncEngine, seconds: float) -> Any:
+    """A "connect" listener setting the session's statement limit; the dialect knows by
+    then whether the server is MariaDB (its first connection initialised it)."""
+
+    def on_connect(dbapi_connection: Any, _record: Any) -> None:
+        if getattr(engine.dialect, "is_mariadb", False):
+            statement = f"SET SESSION max_statement_time = {seconds:.3f}"
+        else:
+            statement = f"SET SESSION max_execution_time = {_milliseconds(seconds)}"
+        cursor = dbapi_connection.cursor()
+        cursor.execute(statement)
+        cursor.close()
+
+    return on_connect
 
 
 class SqliteDatabase:

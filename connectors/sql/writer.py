@@ -2,8 +2,10 @@
 
 Creates that arrive while a transaction is running wait for the next one and share
 it: one commit, one fsync, one multi-row INSERT per table, however many tickets. Each
-ticket still goes in with its first history row, atomically, and the whole batch is
-one hand-off to the database's writer thread. When the database
+ticket still goes in with its contact row and first history row, atomically, and the
+whole batch is one hand-off to the database's writer thread. Where the database cannot
+return the ids of a multi-row INSERT (MySQL), tickets go in one INSERT each, still in
+the one transaction. When the database
 refuses a batch (a bad value, or a reference that is already stored), each ticket is
 retried alone, so one bad payload fails only itself, and a ticket whose reference is
 already stored gets the stored ticket back (idempotent create). Retries are rare, so
@@ -18,13 +20,15 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
+from typing import Any
 
-from sqlalchemy import Connection, insert, select
+from sqlalchemy import Connection, insert
 
 from connectors.base import ConnectorError, PermanentError, Record, TransientError
 from connectors.sql.database import Database
 from connectors.sql.errors import database_call
-from connectors.sql.schema import Tables
+from connectors.sql.records import TicketView
+from connectors.sql.tables import Tables
 
 MAX_BATCH = 64
 
@@ -33,17 +37,27 @@ MAX_BATCH = 64
 class NewTicket:
     ticket: Record
     first_change: Record
+    contact: Record
+    """The ticket's contact row; none is written when it is empty."""
     reference: str
     outcome: asyncio.Future[Record]
 
 
 class TicketWriter:
-    def __init__(self, database: Database, tables: Tables, *, timeout: float) -> None:
+    def __init__(
+        self, database: Database, tables: Tables, view: TicketView, *, timeout: float
+    ) -> None:
         self._database = database
         self._tables = tables
+        self._view = view
         self._timeout = timeout
-        self._insert_tickets = insert(tables.tickets).returning(*tables.tickets.c)
+        spec = tables.schema.tickets
+        self._id = tables.tickets.c[spec.id]
+        self._reference = tables.tickets.c[spec.reference]
+        self._insert_tickets = insert(tables.tickets)
+        self._insert_returning_ids = insert(tables.tickets).returning(self._id, self._reference)
         self._insert_changes = insert(tables.history)
+        self._insert_contacts = insert(tables.contact) if tables.contact is not None else None
         self._queue: asyncio.Queue[NewTicket] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -59,12 +73,14 @@ class TicketWriter:
         while not self._queue.empty():
             _settle([self._queue.get_nowait()], TransientError("the connector is closing"))
 
-    async def create(self, ticket: Record, first_change: Record, reference: str) -> Record:
+    async def create(
+        self, ticket: Record, first_change: Record, contact: Record, reference: str
+    ) -> Record:
         """The stored ticket; waits for the transaction that carries it."""
         if self._task is None:
             raise TransientError("the connector is not started")
         outcome: asyncio.Future[Record] = asyncio.get_running_loop().create_future()
-        self._queue.put_nowait(NewTicket(ticket, first_change, reference, outcome))
+        self._queue.put_nowait(NewTicket(ticket, first_change, contact, reference, outcome))
         return await outcome
 
     async def _run(self) -> None:
@@ -102,42 +118,63 @@ class TicketWriter:
 
     async def _settle_refused(self, new: NewTicket, refused: PermanentError) -> None:
         """A lone refusal is most often a reference already stored: a retried create."""
-        reference = self._tables.tickets.c[self._tables.schema.tickets.reference]
-        query = select(self._tables.tickets).where(reference == new.reference)
+        query = self._view.select().where(self._reference == new.reference)
         try:
             async with database_call(self._timeout):
-                stored = await self._database.read(
-                    lambda connection: connection.execute(query).mappings().first()
-                )
+                stored = await self._database.read(partial(self._view.read, statement=query))
         except ConnectorError as failure:
             _settle([new], failure)
             return
-        if stored is None:
+        if not stored:
             _settle([new], refused)
         elif not new.outcome.done():
-            new.outcome.set_result(dict(stored))
+            new.outcome.set_result(stored[0])
 
     def _insert(self, connection: Connection, batch: list[NewTicket]) -> dict[str, Record]:
-        """Every ticket of the batch and its first change, in the caller's transaction."""
+        """Every ticket of the batch, its contact and its first change, in the caller's
+        transaction; the stored tickets by reference."""
         spec = self._tables.schema
         fresh: dict[str, NewTicket] = {}
         for new in batch:
             fresh.setdefault(new.reference, new)
-        stored: dict[str, Record] = {}
-        for rows in _same_keys(new.ticket for new in fresh.values()):
-            for row in connection.execute(self._insert_tickets, rows).mappings():
-                stored[row[spec.tickets.reference]] = dict(row)
+        tickets = [dict(new.ticket) for new in fresh.values()]
+        self._view.resolve_lookups(connection, tickets)
+        ids = self._insert_ticket_rows(connection, tickets)
         first_changes = []
         for reference, new in fresh.items():
-            ticket = stored[reference]
-            change = {**new.first_change, spec.history.ticket: ticket[spec.tickets.id]}
+            change = {**new.first_change, spec.history.ticket: ids[reference]}
             change.setdefault(
-                spec.history.time, ticket[spec.tickets.created_at] or datetime.now(UTC)
+                spec.history.time, new.ticket.get(spec.tickets.created_at) or datetime.now(UTC)
             )
             first_changes.append(change)
         for rows in _same_keys(first_changes):
             connection.execute(self._insert_changes, rows)
-        return stored
+        if self._insert_contacts is not None and spec.contact is not None:
+            contacts = [
+                {**new.contact, spec.contact.ticket: ids[reference]}
+                for reference, new in fresh.items()
+                if new.contact
+            ]
+            for rows in _same_keys(contacts):
+                connection.execute(self._insert_contacts, rows)
+        stored = self._view.read(connection, self._view.select().where(self._id.in_(ids.values())))
+        return {record[spec.tickets.reference]: record for record in stored}
+
+    def _insert_ticket_rows(self, connection: Connection, tickets: list[Record]) -> dict[str, Any]:
+        """The new tickets' ids by reference."""
+        reference = self._tables.schema.tickets.reference
+        if connection.dialect.insert_executemany_returning:
+            return {
+                row_reference: row_id
+                for rows in _same_keys(tickets)
+                for row_id, row_reference in connection.execute(self._insert_returning_ids, rows)
+            }
+        return {
+            ticket[reference]: connection.execute(
+                self._insert_tickets, ticket
+            ).inserted_primary_key[0]
+            for ticket in tickets
+        }
 
 
 def _same_keys(records: Iterable[Record]) -> list[list[Record]]:

@@ -1,1 +1,2 @@
-"""Backend simulators (real servers on loopback) and the connector conformance kit."""
+"""Tools for testing connectors: the conformance kit (`connectors.testing.plugin`) and
+back-office simulators on loopback."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from aiohttp import web
 
@@ -23,6 +23,8 @@ class Call:
     params: Params
     """Query string and form body merged, in order; file parts left out."""
     jurisdiction_id: str | None = None
+    response_headers: dict[str, str] = field(default_factory=dict)
+    """Headers a handler adds to its answer."""
 
     def param(self, name: str) -> str | None:
         """The first non-empty value of `name`: an empty parameter counts as not sent."""
@@ -32,8 +34,10 @@ class Call:
         return None
 
     def tenant(self) -> Tenant:
+        """The jurisdiction addressed; 503 while its connector has not started."""
         tenant = self.runtime.tenants.resolve(self.param("jurisdiction_id"))
         self.jurisdiction_id = tenant.id
+        tenant.check_started()
         return tenant
 
 

@@ -37,7 +37,8 @@ class Edge:
             fmt, route = match.fmt, match.route.name
             params = await read_params(request)
             call = Call(request, self.runtime, fmt, match.argument, params)
-            response = web.Response(body=await match.handler(call), headers=_headers(fmt))
+            body = await match.handler(call)
+            response = web.Response(body=body, headers=_headers(fmt) | call.response_headers)
         except Open311Error as error:
             response = _error_response(error, fmt)
         except web.HTTPRequestEntityTooLarge:

@@ -5,10 +5,9 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 
-from gateway import operations
+from gateway import idempotency, operations
 from gateway.http.call import Call
 from gateway.http.routing import Router
-from gateway.idempotency import identify
 from gateway.intake import accept_new_request
 from gateway.open311 import parse, render
 
@@ -31,9 +30,9 @@ async def post_request(call: Call) -> bytes:
     tenant.authenticate(call.param("api_key"))
     request = accept_new_request(tenant.catalogue.current(), call.params)
     param = tenant.idempotency_param
-    identity = identify(
+    identity = idempotency.identify(
         request,
-        header=call.request.headers.get("Idempotency-Key"),
+        header=call.request.headers.get(idempotency.HEADER),
         param=param,
         param_value=call.param(param) if param is not None else None,
     )
@@ -48,6 +47,11 @@ async def token(call: Call) -> bytes:
 
 async def requests(call: Call) -> bytes:
     tenant = call.tenant()
+    key = idempotency.header_key(call.request.headers.get(idempotency.HEADER))
+    if key is not None:  # the request created under the key, and the key to say so
+        found = await operations.find_by_key(call.runtime.store, tenant, key)
+        call.response_headers[idempotency.HEADER] = call.request.headers[idempotency.HEADER].strip()
+        return render.render_requests(found, call.fmt)
     query = parse.parse_request_query(call.params, datetime.now(UTC))
     found = await operations.find_requests(tenant, query)
     return render.render_requests(found, call.fmt)

@@ -9,6 +9,12 @@ catalogue. `load_mapping` checks a file completely and compiles it once; the
 from gateway.mapping.compiled import CompiledMapping
 from gateway.mapping.context import MappingContext
 from gateway.mapping.errors import MappingError
-from gateway.mapping.loader import load_mapping
+from gateway.mapping.loader import declared_connector, load_mapping
 
-__all__ = ["CompiledMapping", "MappingContext", "MappingError", "load_mapping"]
+__all__ = [
+    "CompiledMapping",
+    "MappingContext",
+    "MappingError",
+    "declared_connector",
+    "load_mapping",
+]

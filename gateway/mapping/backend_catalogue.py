@@ -18,9 +18,11 @@ services:
   add: [...]                 # services written here (as in a static catalogue), served too
 ```
 
-A backend has no attribute definitions to offer, so a service has attributes only when
-an override gives it some; its metadata is what `read` gives (false when unmapped), and
-true with such attributes. `keywords` must read a list (or text split by the mapping).
+A service's attributes are those `read` gives it (`attributes: a list of Open311
+attributes`, as an Open311 upstream offers them; most backends have none), or an
+override's, which replace them. Its metadata is what `read` gives (false when
+unmapped), and true with attributes. `keywords` must read a list (or text split by
+the mapping).
 Overrides name codes the backend may list only later: one for a code it does not list
 is ignored until it does.
 """
@@ -45,9 +47,16 @@ SECTION: Loc = ("services",)
 
 
 class BackendService(Service):
-    """A service as the backend lists it: without metadata unless its record says so."""
+    """A service as the backend lists it: without metadata unless its record says so,
+    with the attributes of its definition when the backend has them."""
 
     metadata: bool = False
+    attributes: tuple[Attribute, ...] = ()
+
+    def service(self) -> Service:
+        """The service as served: with metadata when it has attributes."""
+        listed = self.model_dump(exclude={"attributes"})
+        return Service.model_validate(listed | ({"metadata": True} if self.attributes else {}))
 
 
 SERVICE = ModelTarget(BackendService, "an Open311 service")
@@ -70,7 +79,7 @@ class ServiceOverride(_Section):
     add_keywords: tuple[str, ...] = ()
     attributes: tuple[Attribute, ...] = ()
 
-    def apply(self, service: BackendService) -> Service:
+    def apply(self, service: Service) -> Service:
         changes: dict[str, Any] = {}
         if self.service_name is not None:
             changes["service_name"] = self.service_name
@@ -170,17 +179,33 @@ class BackendCatalogue:
                 )
             listed.add(code)
             override = self._overrides.get(code)
-            if override is None:
-                services.append(Service.model_validate(service.model_dump()))
-            elif not override.hide:
-                services.append(override.apply(service))
-                if code in self._override_definitions:
-                    definitions[code] = self._override_definitions[code]
+            if override is not None and override.hide:
+                continue
+            served = service.service()
+            services.append(served if override is None else override.apply(served))
+            definition = self._override_definitions.get(code) or _definition(service)
+            if definition is not None:
+                definitions[code] = definition
         return CatalogueContents(
             services=(*services, *self._added_services),
             definitions=definitions | self._added_definitions,
             unmatched_overrides=tuple(sorted(self._overrides.keys() - listed)),
         )
+
+
+def _definition(service: BackendService) -> ServiceDefinition | None:
+    """The definition the backend gives a service; a MappingError when it is not one."""
+    if not service.attributes:
+        return None
+    problems: list[str] = []
+    check_attributes(
+        service.attributes,
+        (),
+        lambda loc, message: problems.append(f"{'.'.join(map(str, loc))}: {message}"),
+    )
+    if problems:
+        raise MappingError(f"service '{service.service_code}': {'; '.join(problems)}")
+    return ServiceDefinition(service_code=service.service_code, attributes=service.attributes)
 
 
 ReadCompiler = Callable[[Loc, dict[str, Operation], ModelTarget[Any]], FromBackend[Any]]

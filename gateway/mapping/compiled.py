@@ -276,6 +276,16 @@ class CompiledMapping:
             raise MappingError("the backend record has no value for service_request_id")
         return str(value)
 
+    @property
+    def writes_updates(self) -> bool:
+        """Whether citizens' updates map to the backend (an `updates.create` section)."""
+        return self._update_to_backend is not None
+
+    @property
+    def reads_updates(self) -> bool:
+        """Whether backend changes map to Open311 updates (an `updates.read` section)."""
+        return self._update_from_backend is not None
+
     def backend_query(self, query: RequestQuery) -> BackendQuery:
         """The backend search for GET requests' filters (statuses through the status table)."""
         return self._query_plan(query)

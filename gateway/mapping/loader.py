@@ -14,7 +14,7 @@ from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, Field, ValidationError
 
 from connectors.base import Connector
 from connectors.registry import ConnectorNotFound, connector_class
@@ -48,16 +48,33 @@ UNSEARCHABLE = ("split", "join", "convert", "truncate")
 """Modifiers a searched field cannot use: a filter value could not be turned back."""
 
 
-def load_mapping(path: str | Path) -> CompiledMapping:
-    """Load, check and compile a mapping file; raises `FileErrors` listing every problem."""
+def load_mapping(path: str | Path, *, connector: type[Connector] | None = None) -> CompiledMapping:
+    """Load, check and compile a mapping file; raises `FileErrors` listing every problem.
+
+    The connector the file names is looked up among those installed, unless `connector`
+    is given and registered under that name (its `kind`): a connector's own tests check
+    it through a mapping before it is packaged."""
     document = YamlDocument.load(path)
-    return _Compiler(document, document.validate(MappingFile)).compile()
+    return _Compiler(document, document.validate(MappingFile), connector).compile()
+
+
+class _NamedConnector(BaseModel):
+    connector: str = Field(min_length=1)
+
+
+def declared_connector(path: str | Path) -> str:
+    """The connector kind a mapping file names, read without checking the rest of the file
+    (which needs that connector); raises `FileErrors` when it names none."""
+    return YamlDocument.load(path).validate(_NamedConnector).connector
 
 
 class _Compiler:
-    def __init__(self, document: YamlDocument, file: MappingFile) -> None:
+    def __init__(
+        self, document: YamlDocument, file: MappingFile, connector: type[Connector] | None
+    ) -> None:
         self.document = document
         self.file = file
+        self.connector = connector
         self.tables = {name: Lookup(name, table) for name, table in file.tables.items()}
         self.problems: dict[str, None] = {}
         self.records = RecordScope()
@@ -111,7 +128,10 @@ class _Compiler:
         """The backend section against the connector's own model of it, when it has one;
         the connector class, None when none is installed under the mapping's name."""
         try:
-            connector = connector_class(self.file.connector)
+            if self.connector is not None and self.connector.kind == self.file.connector:
+                connector = self.connector
+            else:
+                connector = connector_class(self.file.connector)
         except ConnectorNotFound as exc:
             self.report(("connector",), str(exc))
             return None

@@ -151,13 +151,18 @@ def tail(path: Path, lines: int = 20) -> str:
 
 @contextmanager
 def server(
-    name: str, command: list[str], env: dict[str, str], port: int, log_dir: Path
+    name: str,
+    command: list[str],
+    env: dict[str, str],
+    port: int,
+    log_dir: Path,
+    cwd: Path = REPO,
 ) -> Iterator[Server]:
     """Run a server until the block ends; stdout and stderr go to files in `log_dir`."""
     log = log_dir / f"{name}.stdout.log"
     err = log_dir / f"{name}.stderr.log"
     with log.open("wb") as out, err.open("wb") as errors:
-        process = subprocess.Popen(command, env=env, cwd=REPO, stdout=out, stderr=errors)
+        process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=errors)
     running = Server(name, process, port, err)
     try:
         wait_until_healthy(running)

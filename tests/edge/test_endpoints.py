@@ -22,32 +22,9 @@ from clientforms import (
 )
 from delivery import drained
 from schemas import assert_matches
-from wire import spark, stringify
+from wire import assert_error, errors_of, spark, stringify
 
 FORMATS = ["xml", "json"]
-
-
-async def errors_of(response, fmt: str) -> list[dict]:
-    """The error list of a body in either format, as JSON values."""
-    body = await response.read()
-    if fmt == "json":
-        assert response.content_type == "application/json"
-        return json.loads(body)
-    assert response.content_type == "text/xml"
-    root = etree.fromstring(body)
-    assert root.tag == "errors"
-    return [
-        {"code": int(e.findtext("code")), "description": e.findtext("description")} for e in root
-    ]
-
-
-async def assert_error(response, fmt: str, status: int, *fragments: str) -> None:
-    assert response.status == status, await response.text()
-    errors = await errors_of(response, fmt)
-    assert errors and all(e["code"] == status for e in errors)
-    text = " | ".join(e["description"] for e in errors)
-    for fragment in fragments:
-        assert fragment in text, text
 
 
 async def both_formats(client: TestClient, path: str) -> tuple[etree._Element, object]:

@@ -98,6 +98,28 @@ async def test_readiness_waits_for_the_catalogue(client: TestClient) -> None:
     assert set((await ready.json())["checks"].values()) == {"ok"}
 
 
+async def test_readiness_is_degraded_not_down_while_the_backend_fails(client: TestClient) -> None:
+    """The queue absorbs a backend's outage: the instance stays in rotation."""
+    connector = await loaded(client)
+    connector.failure = TransientError("the scripted backend is down")
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    body = await ready.json()
+    assert body["status"] == "degraded"
+    assert body["checks"]["backend:city"] == "failed: the scripted backend is down"
+    assert body["checks"]["store"] == body["checks"]["queue"] == "ok"
+
+
+async def test_readiness_is_unavailable_without_the_store(client: TestClient) -> None:
+    await loaded(client)
+    await client.server.app[RUNTIME].store.close()
+    ready = await client.get("/readyz")
+    assert ready.status == 503
+    body = await ready.json()
+    assert body["status"] == "unavailable"
+    assert body["checks"]["store"].startswith("failed")
+
+
 async def test_overrides_in_both_formats(client: TestClient) -> None:
     await loaded(client)
     pot, dog = await both_formats(client, "/services")  # GONE is hidden

@@ -1,4 +1,5 @@
-"""The SQL connector on the embedded mapping's legacy schema, on SQLite and on PostgreSQL."""
+"""The SQL connector on the embedded mapping's legacy schema, on SQLite, PostgreSQL and
+MariaDB."""
 
 from __future__ import annotations
 
@@ -26,7 +27,9 @@ from gateway.mapping import CompiledMapping, load_mapping
 from gateway.open311.models import RequestQuery, RequestStatus
 from mappings import mapping_path
 
-from services import postgres_database
+from services import mariadb_database, postgres_database
+
+SERVERS = {"postgresql": postgres_database, "mariadb": mariadb_database}
 
 T0 = datetime(2026, 5, 1, 12, 0, tzinfo=UTC)
 
@@ -45,7 +48,7 @@ def new_connector(tmp_path: Path, mapping: CompiledMapping, timeout: float = 5.0
     return SqlConnector(settings, mapping.backend, timeout=timeout)
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
+@pytest.fixture(params=["sqlite", "postgresql", "mariadb"])
 async def connector(
     request: pytest.FixtureRequest, tmp_path: Path, mapping: CompiledMapping
 ) -> AsyncIterator[SqlConnector]:
@@ -55,7 +58,7 @@ async def connector(
         yield connector
         await connector.close()
         return
-    async with postgres_database() as url:
+    async with SERVERS[request.param]() as url:
         connector = SqlConnector({"url": url, "create_schema": True}, mapping.backend, timeout=5)
         await connector.start()
         yield connector
@@ -368,7 +371,7 @@ def test_settings_and_schema_are_checked(mapping: CompiledMapping) -> None:
         SqlConnector({"url": "sqlite:///x.db"}, broken, timeout=1)
 
 
-@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql", "mariadb"])
 async def test_connectors_starting_together_create_the_tables_once(
     backend: str, tmp_path: Path, mapping: CompiledMapping
 ) -> None:
@@ -391,5 +394,5 @@ async def test_connectors_starting_together_create_the_tables_once(
         database(tmp_path).parent.mkdir()
         await start_together(f"sqlite:///{database(tmp_path)}")
     else:
-        async with postgres_database() as url:
+        async with SERVERS[backend]() as url:
             await start_together(url)

@@ -1,6 +1,7 @@
 """The worker on its own (`worker_only` runtime), against the scripted backend and real
 SQLite files: redeliveries and twins are found, not created again; jobs it cannot
-deliver are dead letters; close lets deliveries in flight finish."""
+deliver are dead letters; jobs wait for a connector that has not started (or cannot be
+imported) instead; close lets deliveries in flight finish."""
 
 from __future__ import annotations
 
@@ -11,16 +12,17 @@ from pathlib import Path
 
 import pytest
 
-from gateway.config import Config, WorkerConfig
+from gateway import connector_start
+from gateway.config import BackoffConfig, Config, WorkerConfig
 from gateway.open311.models import Location, NewServiceRequest
 from gateway.outcomes import Outcome
-from gateway.queue import EmbeddedQueue, Job
+from gateway.queue import Backoff, EmbeddedQueue, Job
 from gateway.request_jobs import new_request_job
 from gateway.runtime import Runtime
 from gateway.store import Store, Submission, SubmissionState
 
 from delivery import drained, eventually
-from scripted_backend import ScriptedConnector, register, scripted_config
+from scripted_backend import DOG, POT, ScriptedConnector, register, scripted_config
 
 REPORT = NewServiceRequest(service_code="DOG", location=Location(lat=51.5, long=-0.1))
 
@@ -141,3 +143,50 @@ async def test_close_lets_a_delivery_in_flight_finish(config: Config, worker: Ru
     finally:
         await store.close()
     assert stored is not None and stored.state is SubmissionState.DELIVERED
+
+
+def patient_config(tmp_path: Path, **connector: object) -> Config:
+    """Deliveries retried every 10 ms, and so many times that no job here becomes a dead
+    letter by giving up."""
+    backoff = BackoffConfig(base_seconds=0.01, cap_seconds=0.01, max_attempts=100_000)
+    worker = WorkerConfig(poll_seconds=0.02, backoff=backoff)
+    return scripted_config(tmp_path, "key", worker=worker, connector=connector)
+
+
+async def test_jobs_wait_for_a_connector_that_has_not_started(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(monkeypatch)
+    monkeypatch.setattr(connector_start, "RETRY", Backoff(base_seconds=0.01, cap_seconds=0.01))
+    config = patient_config(tmp_path, settings={"services": [POT, DOG], "unstartable": True})
+    waiting = job_for("header:k1")
+    await enqueue(config, waiting)
+    runtime = Runtime(config, worker_only=True)
+    try:
+        await runtime.start()
+        await eventually(lambda: count(runtime, "retried") >= 2)
+        backend = backend_of(runtime)
+        assert backend.calls == {}
+        backend.start_failure = None
+        await drained(runtime)
+        assert backend.references() == {"header:k1": 1}
+        assert await runtime.queue.dead_letters(10) == []
+    finally:
+        await runtime.close()
+
+
+async def test_jobs_wait_for_a_connector_that_cannot_be_imported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(monkeypatch)
+    register(monkeypatch, "broken", "open311_no_such_module:Connector")
+    config = patient_config(tmp_path, kind="broken")
+    await enqueue(config, job_for("header:k1"))
+    runtime = Runtime(config, worker_only=True)
+    try:
+        await runtime.start()
+        await eventually(lambda: count(runtime, "retried") >= 2)
+        assert await runtime.queue.depth() == 1
+        assert await runtime.queue.dead_letters(10) == []
+    finally:
+        await runtime.close()

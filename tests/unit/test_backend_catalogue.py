@@ -212,6 +212,56 @@ def test_an_empty_list_leaves_what_the_mapping_adds(tmp_path: Path) -> None:
     assert [service.service_code for service in contents.services] == ["WEB"]
 
 
+READ_ATTRIBUTES = READ + "      attributes: fields\n"
+"""READ, and the attributes of each service's definition as the backend gives them."""
+DEPTH = {"code": "depth", "datatype": "number", "order": 1, "description": "How deep?"}
+SIDE = {
+    "code": "side",
+    "datatype": "singlevaluelist",
+    "required": True,
+    "order": 2,
+    "description": "Which side?",
+    "values": [{"key": "l", "name": "Left"}, {"key": "r", "name": "Right"}],
+}
+
+
+def test_attributes_the_backend_gives_make_the_definition(tmp_path: Path) -> None:
+    text = document(read=READ_ATTRIBUTES, overrides="", add="")
+    contents = source(tmp_path, text).build([{**POT, "fields": [DEPTH, SIDE]}, DOG])
+    pot, dog = contents.services
+    assert (pot.metadata, dog.metadata) == (True, False)
+    definition = contents.definitions["POT"]
+    assert [attribute.code for attribute in definition.attributes] == ["depth", "side"]
+    assert definition.attributes[1].datatype is Datatype.SINGLEVALUELIST
+    assert [value.key for value in definition.attributes[1].values] == ["l", "r"]
+    assert "DOG" not in contents.definitions
+
+
+def test_override_attributes_replace_the_backend_ones(tmp_path: Path) -> None:
+    contents = source(tmp_path, document(read=READ_ATTRIBUTES)).build(
+        [{**POT, "fields": [SIDE]}, {**OLD, "fields": [DEPTH, DEPTH]}]
+    )
+    assert [a.code for a in contents.definitions["POT"].attributes] == ["depth", "ref"]
+    assert "OLD" not in contents.definitions  # hidden: its broken definition is not read
+
+
+@pytest.mark.parametrize(
+    ("fields", "message"),
+    [
+        ([DEPTH, {**SIDE, "code": "depth"}], "attributes.1.code: attribute code 'depth'"),
+        ([{**SIDE, "values": []}], "attributes.0.values: a singlevaluelist attribute needs"),
+        ([{**DEPTH, "datatype": "colour"}], "attributes.0.datatype: Input should be"),
+    ],
+)
+def test_attributes_that_cannot_be_a_definition(
+    tmp_path: Path, fields: list[dict], message: str
+) -> None:
+    text = document(read=READ_ATTRIBUTES, overrides="", add="")
+    with pytest.raises(MappingError) as caught:
+        source(tmp_path, text).build([DOG, {**POT, "fields": fields}])
+    assert message in str(caught.value)
+
+
 @pytest.mark.parametrize(
     ("records", "message"),
     [

@@ -207,6 +207,16 @@ def test_updates_are_optional(tmp_path: Path) -> None:
         mapping.request_update({"id": 1})
 
 
+def test_which_update_sections_a_mapping_has(tmp_path: Path) -> None:
+    both = compiled(tmp_path, document())
+    assert (both.writes_updates, both.reads_updates) == (True, True)
+    without_create = UPDATES[: UPDATES.index("  create:")] + UPDATES[UPDATES.index("  read:") :]
+    read_only = compiled(tmp_path, document(updates=without_create))
+    assert (read_only.writes_updates, read_only.reads_updates) == (False, True)
+    neither = compiled(tmp_path, document(updates=""))
+    assert (neither.writes_updates, neither.reads_updates) == (False, False)
+
+
 def test_the_id_of_a_created_record(tmp_path: Path) -> None:
     mapping = compiled(tmp_path, document())
     assert mapping.service_request_id({"id": 31}) == "31"
