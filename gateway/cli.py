@@ -32,6 +32,7 @@ DEFAULT_HOST = "127.0.0.1"
 DEFAULT_PORT = 8080
 
 SIMULATORS = {
+    "salesforce": "connectors.testing.salesforce.command",
     "soap-crm": "connectors.testing.soap_crm.command",
 }
 """`simulate NAME`: each module's `add_command(subparsers, NAME)` adds its command."""
