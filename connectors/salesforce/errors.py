@@ -16,17 +16,18 @@ import requests
 from simple_salesforce.exceptions import SalesforceError
 
 from connectors.base import ConnectorError, NotFoundError, PermanentError, TransientError
+from connectors.redaction import bounded
 
 TRANSIENT_CODES = frozenset({"REQUEST_LIMIT_EXCEEDED", "SERVER_UNAVAILABLE", "UNABLE_TO_LOCK_ROW"})
 """Error codes that say "later", whatever the HTTP status."""
-MAX_REASON = 500
 _EMAIL = re.compile(r"[^\s@'\"<>(),;:]+@[^\s@'\"<>(),;:]+")
+"""Wider than `connectors.redaction`'s: Salesforce quotes addresses of any domain,
+local ones (`user@host`) included."""
 
 
 def safe_text(text: str) -> str:
     """Salesforce's words as they may be logged: no e-mail address, bounded."""
-    text = _EMAIL.sub("[email]", " ".join(text.split()))
-    return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+    return bounded(_EMAIL.sub("[email]", " ".join(text.split())))
 
 
 def problems(content: Any) -> list[tuple[str, str, tuple[str, ...]]]:

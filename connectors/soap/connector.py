@@ -32,6 +32,7 @@ from connectors.base import (
     TransientError,
     UnsupportedError,
 )
+from connectors.redaction import redacted
 from connectors.soap.faults import FaultRules, RecordExists
 from connectors.soap.messages import (
     found,
@@ -42,7 +43,6 @@ from connectors.soap.messages import (
     response_record,
     without_gaps,
 )
-from connectors.soap.redaction import redacted
 from connectors.soap.schema import CreateOperation, Operation, PostUpdateOperation, SoapSchema
 from connectors.soap.settings import SoapSettings
 from connectors.soap.transport import BackendTransport, check_answer, close_transport

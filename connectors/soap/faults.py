@@ -17,7 +17,7 @@ from lxml import etree
 from zeep.exceptions import Fault
 
 from connectors.base import ConnectorError, NotFoundError, PermanentError, TransientError
-from connectors.soap.redaction import redacted
+from connectors.redaction import redacted
 from connectors.soap.schema import FaultRule
 
 

@@ -10,7 +10,6 @@ they end up in logs and dead letters.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TypeVar
@@ -25,6 +24,7 @@ from connectors.base import (
     TransientError,
     UnsupportedError,
 )
+from connectors.redaction import bounded, without_emails
 from connectors.upstream.documents import (
     DocumentError,
     error_descriptions,
@@ -38,10 +38,6 @@ T = TypeVar("T")
 
 MAX_BODY_BYTES = 32 * 1024 * 1024
 """The largest answer read: a full page of 1000 requests is far below it."""
-MAX_REASON = 500
-"""Characters of the upstream's descriptions kept in an error's reason."""
-
-_EMAIL = re.compile(r"[^\s@<>\"'(),;:]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,8 +161,7 @@ class UpstreamClient:
         key = self.settings.api_key
         if key is not None:
             text = text.replace(key.get_secret_value(), "[api_key]")
-        text = _EMAIL.sub("[email]", text)
-        return text if len(text) <= MAX_REASON else text[: MAX_REASON - 1] + "…"
+        return bounded(without_emails(text))
 
 
 async def _body(response: aiohttp.ClientResponse, what: str) -> bytes:

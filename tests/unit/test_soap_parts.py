@@ -13,9 +13,9 @@ from lxml import etree
 from zeep.exceptions import Fault
 
 from connectors.base import NotFoundError, PermanentError, TransientError
+from connectors.redaction import MAX_REASON, redacted
 from connectors.soap.faults import FaultRules, RecordExists
 from connectors.soap.messages import placed, put, records_at, response_record, without_gaps
-from connectors.soap.redaction import MAX_REASON, redacted
 from connectors.soap.schema import FaultRule
 from connectors.soap.transport import check_answer
 from connectors.soap.wirelog import WireLog
