@@ -157,33 +157,35 @@ def server(
     port: int,
     log_dir: Path,
     cwd: Path = REPO,
+    ready: str = "/healthz",
 ) -> Iterator[Server]:
-    """Run a server until the block ends; stdout and stderr go to files in `log_dir`."""
+    """Run a server until the block ends, once `ready` (a path) answers 200; stdout and
+    stderr go to files in `log_dir`."""
     log = log_dir / f"{name}.stdout.log"
     err = log_dir / f"{name}.stderr.log"
     with log.open("wb") as out, err.open("wb") as errors:
         process = subprocess.Popen(command, env=env, cwd=cwd, stdout=out, stderr=errors)
     running = Server(name, process, port, err)
     try:
-        wait_until_healthy(running)
+        wait_until_ready(running, ready)
         yield running
     finally:
         stop(process)
 
 
-def wait_until_healthy(running: Server) -> None:
+def wait_until_ready(running: Server, path: str) -> None:
     deadline = time.monotonic() + START_TIMEOUT
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
             raise BenchError(
                 f"{running.name} exited with {running.process.returncode} before answering "
-                f"/healthz; its stderr ends with:\n{tail(running.stderr)}"
+                f"{path}; its stderr ends with:\n{tail(running.stderr)}"
             )
         with suppress(OSError):
-            if fetch(running.base + "/healthz", timeout=2.0)[0] == 200:
+            if fetch(running.base + path, timeout=2.0)[0] == 200:
                 return
         time.sleep(0.2)
-    raise BenchError(f"{running.name} did not answer /healthz within {START_TIMEOUT:.0f} s")
+    raise BenchError(f"{running.name} did not answer {path} within {START_TIMEOUT:.0f} s")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:

@@ -21,8 +21,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -39,6 +37,7 @@ from connectors.testing.soap_crm import DEFAULT_PASSWORD, DEFAULT_USERNAME  # no
 from gateway import logs  # noqa: E402
 from gateway.mapping import load_mapping  # noqa: E402
 
+from bench_http import BenchError, free_port, server  # noqa: E402
 from soapcrm import MILLBROOK, case  # noqa: E402
 
 API_KEY = "bench-key"
@@ -82,37 +81,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     return args
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of a process so far (fields 14 and 15 of /proc/PID/stat)."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
     return (int(fields[11]) + int(fields[12])) / TICKS
-
-
-def start(command: list[str], log: Path, env: dict[str, str]) -> subprocess.Popen[bytes]:
-    with log.open("wb") as out:
-        return subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, env=env)
-
-
-async def wait_for(url: str, process: subprocess.Popen[bytes], log: Path) -> None:
-    async with aiohttp.ClientSession() as session:
-        for _ in range(600):
-            if process.poll() is not None:
-                output = await asyncio.to_thread(log.read_text)
-                raise SystemExit(f"{url} did not start:\n{output}")
-            try:
-                async with session.get(url) as answer:
-                    if answer.status == 200:
-                        return
-            except aiohttp.ClientError:
-                pass
-            await asyncio.sleep(0.05)
-    raise SystemExit(f"{url} did not answer within 30 s")
 
 
 async def post_all(base: str, count: int, concurrency: int) -> tuple[int, list[str]]:
@@ -161,19 +133,13 @@ async def connector_alone(wsdl: str, count: int, concurrency: int) -> tuple[floa
     return cpu / count, count / wall
 
 
-async def run(args: argparse.Namespace, folder: Path) -> int:
+def run(args: argparse.Namespace, folder: Path) -> int:
     env = {**os.environ, "OPEN311_API_KEY": API_KEY}
     crm_port, gateway_port = free_port(), free_port()
     gateway_cli = [sys.executable, "-m", "gateway"]
-    simulator = start(
-        [*gateway_cli, "simulate", "soap-crm", "--port", str(crm_port)],
-        folder / "simulator.log",
-        env,
-    )
-    gateway = None
-    try:
-        wsdl = f"http://127.0.0.1:{crm_port}/?wsdl"
-        await wait_for(wsdl, simulator, folder / "simulator.log")
+    simulate = [*gateway_cli, "simulate", "soap-crm", "--port", str(crm_port)]
+    with server("simulator", simulate, env, crm_port, folder, ready="/?wsdl") as crm:
+        wsdl = f"{crm.base}/?wsdl"
         config = folder / "gateway.yaml"
         config.write_text(
             CONFIG.format(
@@ -184,21 +150,13 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
                 password=DEFAULT_PASSWORD,
             )
         )
-        command = [*gateway_cli, "serve", "--config", str(config), "--port", str(gateway_port)]
-        gateway = start(command, folder / "gateway.log", env)
-        base = f"http://127.0.0.1:{gateway_port}"
-        await wait_for(f"{base}/readyz", gateway, folder / "gateway.log")
-        await post_all(base, args.warmup, args.concurrency)
-
-        cpu, wall = cpu_seconds(gateway.pid), time.perf_counter()
-        created, errors = await post_all(base, args.requests, args.concurrency)
-        cpu, wall = cpu_seconds(gateway.pid) - cpu, time.perf_counter() - wall
-        alone_cpu, alone_rate = await connector_alone(wsdl, args.requests, args.concurrency)
-    finally:
-        for process in (gateway, simulator):
-            if process is not None:
-                process.terminate()
-                process.wait(timeout=30)
+        serve = [*gateway_cli, "serve", "--config", str(config), "--port", str(gateway_port)]
+        with server("gateway", serve, env, gateway_port, folder, ready="/readyz") as gateway:
+            asyncio.run(post_all(gateway.base, args.warmup, args.concurrency))
+            cpu, wall = cpu_seconds(gateway.process.pid), time.perf_counter()
+            created, errors = asyncio.run(post_all(gateway.base, args.requests, args.concurrency))
+            cpu, wall = cpu_seconds(gateway.process.pid) - cpu, time.perf_counter() - wall
+        alone_cpu, alone_rate = asyncio.run(connector_alone(wsdl, args.requests, args.concurrency))
 
     print(f"{args.requests} POSTs, {args.concurrency} in flight, after {args.warmup} to warm up")
     print(f"{'what':<46} {'CPU ms/create':>14} {'creates/s':>10}")
@@ -216,7 +174,11 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     logs.configure()  # as the gateway runs: info and up, so no wire logs
     with tempfile.TemporaryDirectory(prefix="bench-soap-") as folder:
-        return asyncio.run(run(args, Path(folder)))
+        try:
+            return run(args, Path(folder))
+        except BenchError as error:
+            print(f"bench_soap: {error}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":
