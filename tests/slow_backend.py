@@ -10,20 +10,17 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import aiohttp
-from aiohttp import web
 
 from gateway.config import WorkerConfig
-from gateway.http.app import LISTEN_BACKLOG, create_app
 from gateway.runtime import Runtime
 
 from delivery import drained
+from loopback import serving
 from scripted_backend import ScriptedConnector, scripted_config
 
 CREATE_SECONDS = 2.0
@@ -50,20 +47,6 @@ class Drill:
 
 def key(index: int) -> str:
     return f"slow-{index}"
-
-
-@asynccontextmanager
-async def serving(runtime: Runtime) -> AsyncIterator[str]:
-    """The gateway on a loopback port with the listen backlog `serve` uses; its base URL."""
-    runner = web.AppRunner(create_app(runtime), access_log=None)
-    await runner.setup()
-    try:
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=LISTEN_BACKLOG)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        yield f"http://{host}:{port}"
-    finally:
-        await runner.cleanup()
 
 
 async def _opened(session: aiohttp.ClientSession, url: str) -> None:

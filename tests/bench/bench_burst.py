@@ -25,15 +25,14 @@ from pathlib import Path
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the suite's scripted backend
 
 from gateway import logs  # noqa: E402
-from gateway.http.app import LISTEN_BACKLOG, create_app  # noqa: E402
 from gateway.runtime import Runtime  # noqa: E402
 
+from loopback import serving  # noqa: E402
 from scripted_backend import ScriptedConnector, register, scripted_config  # noqa: E402
 
 API_KEY = "bench-key"
@@ -55,15 +54,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.requests < 1 or args.rate <= 0 or args.clients < 1:
         parser.error("need requests >= 1, rate > 0, clients >= 1")
     return args
-
-
-async def serve(runtime: Runtime) -> tuple[web.AppRunner, str]:
-    runner = web.AppRunner(create_app(runtime), access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0, backlog=LISTEN_BACKLOG)
-    await site.start()
-    host, port = runner.addresses[0][:2]
-    return runner, f"http://{host}:{port}"
 
 
 async def burst(base: str, keys: list[str], clients: int) -> tuple[set[str], Counter[str]]:
@@ -118,8 +108,7 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
     runtime = Runtime(config)
     backend = runtime.tenants.resolve("city").connector
     assert isinstance(backend, ScriptedConnector)
-    runner, base = await serve(runtime)
-    try:
+    async with serving(runtime) as base:
         prefix = uuid.uuid4().hex[:8]
         keys = [f"{prefix}-{index}" for index in range(args.requests)]
         ideal = args.requests / args.rate
@@ -130,8 +119,6 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
         await delivered(backend, accepted, loop.time() + ideal * PATIENCE)
         drained = time.perf_counter() - started
         dead = await runtime.queue.dead_letters(1000)
-    finally:
-        await runner.cleanup()
 
     made = backend.references()
     lost = {key for key in accepted if reference(key) not in made}

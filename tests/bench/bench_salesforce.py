@@ -41,18 +41,17 @@ from typing import Any
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from connectors.salesforce.client import Client
 from connectors.salesforce.connector import SalesforceConnector
 from gateway import logs
 from gateway.config import Config, WorkerConfig
-from gateway.http.app import LISTEN_BACKLOG, create_app
 from gateway.runtime import Runtime
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))  # the suite's Salesforce helpers
 
+from loopback import serving  # noqa: E402
 from salesforce_backend import gateway_config  # noqa: E402
 
 API_KEY = "bench-key"
@@ -193,23 +192,14 @@ async def row(
         patch.setattr(Client, "call", busy.wrap(Client.call))
         if threads is None:
             patch.setattr(SalesforceConnector, "_run", _inline)
-        runner = web.AppRunner(create_app(runtime), access_log=None)
-        await runner.setup()
-        site = web.TCPSite(runner, "127.0.0.1", 0, backlog=LISTEN_BACKLOG)
-        await site.start()
-        host, port = runner.addresses[0][:2]
-        try:
-            await creates(f"http://{host}:{port}", 5, 5)  # log in, warm up
+        async with serving(runtime) as base:
+            await creates(base, 5, 5)  # log in, warm up
             busy.peak = 0
             started = time.perf_counter()
-            work = asyncio.ensure_future(
-                creates(f"http://{host}:{port}", args.requests, args.clients)
-            )
+            work = asyncio.ensure_future(creates(base, args.requests, args.clients))
             lags = await lag_while(work)
             made, errors = await work
             seconds = time.perf_counter() - started
-        finally:
-            await runner.cleanup()
     lags.sort()
     p99 = lags[int(len(lags) * 0.99)] if lags else 0.0
     label = f"threads {threads}" if threads is not None else "inline"
