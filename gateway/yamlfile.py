@@ -7,6 +7,7 @@ a string) and validated with pydantic; every problem is reported as
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -50,7 +51,7 @@ class YamlDocument:
     @classmethod
     def parse(cls, text: str, path: Path) -> YamlDocument:
         try:
-            root = YAML(typ="rt", pure=True).load(text)
+            root = _parsed(text)
         except MarkedYAMLError as exc:
             mark = exc.problem_mark or exc.context_mark
             where = f"{path}:{mark.line + 1}:{mark.column + 1}" if mark else str(path)
@@ -94,6 +95,15 @@ class YamlDocument:
             key = ".".join(str(part) for part in loc) or "(top level)"
             messages.append(f"{self.locate(loc)}: {key}: {_message(error)}")
         return messages
+
+
+@functools.lru_cache(maxsize=64)
+def _parsed(text: str) -> Any:
+    """The round-trip tree of `text`, parsed once however often it is loaded: starting a
+    gateway reads each mapping more than once (the connector it names, then the whole
+    file; `serve` checks before it builds), and parsing is most of a load's time. The
+    tree is shared, so it is only read, never changed."""
+    return YAML(typ="rt", pure=True).load(text)
 
 
 def _position_of(node: Any, part: str | int) -> tuple[int, int] | None:
