@@ -54,6 +54,9 @@ class Grouped(Generic[Item, Result]):
 class _Pending:
     work: Grouped[Any, Any] | Step[Any]
     outcome: asyncio.Future[Any]
+    unavailable: Callable[[str], Exception]
+    """What this caller hears when the batch fails: callers of several owners (a store
+    and a queue sharing one file) may share a batch."""
 
 
 class GroupCommitter:
@@ -93,14 +96,20 @@ class GroupCommitter:
             await self._task
             self._task = None
 
-    async def run(self, work: Grouped[Any, T] | Step[T]) -> T:
+    async def run(
+        self,
+        work: Grouped[Any, T] | Step[T],
+        unavailable: Callable[[str], Exception] | None = None,
+    ) -> T:
         """The work's result once its transaction committed, within the timeout: a caller
         waits for the batch in flight, then for its own, each bounded by half of it (one
-        timer per batch, not one per caller)."""
+        timer per batch, not one per caller). A failure reaches the caller as
+        `unavailable` (by default the committer's own)."""
+        unavailable = unavailable or self._unavailable
         if self._task is None or self._closing:
-            raise self._unavailable(f"the {self._name} is not running")
+            raise unavailable(f"the {self._name} is not running")
         outcome: asyncio.Future[T] = asyncio.get_running_loop().create_future()
-        self._inbox.append(_Pending(work, outcome))
+        self._inbox.append(_Pending(work, outcome, unavailable))
         self._arrived.set()
         return await outcome
 
@@ -124,11 +133,9 @@ class GroupCommitter:
             async with asyncio.timeout(self._timeout / 2):
                 results = await self._transact(lambda connection: _run(connection, now, works))
         except TimeoutError:
-            message = f"the {self._name} did not answer within {self._timeout:g} s"
-            _fail(batch, self._unavailable(message))
+            _fail(batch, f"the {self._name} did not answer within {self._timeout:g} s")
         except DATABASE_FAILURES as failure:
-            message = f"the {self._name} database failed: {describe(failure)}"
-            _fail(batch, self._unavailable(message))
+            _fail(batch, f"the {self._name} database failed: {describe(failure)}")
         except Exception as bug:  # the loop must outlive a bug, and the callers see it
             _fail(batch, bug)
         else:
@@ -165,7 +172,9 @@ def describe(failure: Exception) -> str:
     return str(failure)
 
 
-def _fail(batch: list[_Pending], failure: Exception) -> None:
+def _fail(batch: list[_Pending], failure: str | Exception) -> None:
+    """Every caller's failure: a message as the caller's own "unavailable", a bug as is."""
     for pending in batch:
         if not pending.outcome.done():
-            pending.outcome.set_exception(failure)
+            error = pending.unavailable(failure) if isinstance(failure, str) else failure
+            pending.outcome.set_exception(error)
