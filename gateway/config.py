@@ -15,7 +15,7 @@ from typing import Any
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from gateway import apikeys
-from gateway.queue import Backoff, check_queue_url, queue_url_beside
+from gateway.queue import Backoff, check_queue_url, queue_url_in_store
 from gateway.queue.amqp import DEFAULT_PREFETCH
 from gateway.yamlfile import FileErrors, YamlDocument
 
@@ -119,7 +119,8 @@ class GatewayConfig(_Section):
     environment: str = Field(default="production", pattern="^(production|test)$")
     store_url: str = "sqlite:///open311-data/gateway.db"
     queue_url: str = "sqlite:///open311-data/queue.db"
-    """Where accepted jobs wait for the worker; by default `queue.db` beside a SQLite store."""
+    """Where accepted jobs wait for the worker; by default in a SQLite store's own file
+    (this file is the default for a store that is not SQLite)."""
     queue_prefetch: int = Field(default=DEFAULT_PREFETCH, ge=1, le=1000)
     """RabbitMQ only: jobs a worker holds unacknowledged at most, about the backend's
     concurrency. Times the slowest backend call, it must stay well below RabbitMQ's
@@ -133,11 +134,12 @@ class GatewayConfig(_Section):
 
     @model_validator(mode="before")
     @classmethod
-    def _queue_beside_store(cls, data: Any) -> Any:
+    def _queue_in_store(cls, data: Any) -> Any:
         if isinstance(data, dict) and "queue_url" not in data:
-            beside = queue_url_beside(str(data.get("store_url", "")))
-            if beside is not None:
-                return {**data, "queue_url": beside}
+            store_url = data.get("store_url", cls.model_fields["store_url"].default)
+            in_store = queue_url_in_store(str(store_url))
+            if in_store is not None:
+                return {**data, "queue_url": in_store}
         return data
 
     @field_validator("queue_url")

@@ -22,7 +22,7 @@ def data_dir() -> Path:
 
 
 def store_url(folder: Path) -> str:
-    """The gateway's store in the data folder; the queue goes beside it."""
+    """The gateway's store in the data folder; the embedded queue lives in the same file."""
     return f"sqlite:///{folder / 'gateway.db'}"
 
 

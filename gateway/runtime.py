@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 
 from connectors.registry import ConnectorImportFailed
+from gateway.admission import Admission, SeparateAdmission, SharedFileAdmission, shared_file
 from gateway.catalogue_refresh import CatalogueRefresher
 from gateway.config import Config, JurisdictionConfig, WorkerMode
 from gateway.logs import get_logger
@@ -26,8 +27,10 @@ from gateway.metrics import Metrics
 from gateway.open311.models import Discovery, Endpoint
 from gateway.open311.render import Format, render_discovery
 from gateway.outcomes import LocalOutcomes, Outcomes
-from gateway.queue import JobQueue, QueueUnavailable, is_broker, open_queue
+from gateway.queue import EmbeddedQueue, JobQueue, QueueUnavailable, is_broker, open_queue
 from gateway.queue.amqp_outcomes import AmqpOutcomes
+from gateway.queue.leftover import adopt_leftover_queue
+from gateway.sqlitefile import SqliteFile
 from gateway.store import Store
 from gateway.submission import Submissions
 from gateway.tenants import Tenant, TenantRegistry, build_tenant
@@ -44,8 +47,11 @@ class Runtime:
     config: Config
     config_files: list[Path] = field(default_factory=list)
     worker_only: bool = False
+    shared_file: SqliteFile | None = field(init=False)
+    """The SQLite file holding both the store and the embedded queue, when one does."""
     store: Store = field(init=False)
     queue: JobQueue = field(init=False)
+    admission: Admission = field(init=False)
     outcomes: Outcomes = field(init=False)
     tenants: TenantRegistry = field(init=False)
     metrics: Metrics = field(init=False)
@@ -56,16 +62,22 @@ class Runtime:
 
     def __post_init__(self) -> None:
         settings = self.config.gateway
-        self.store = Store(settings.store_url)
         url, prefix = settings.queue_url, settings.queue_prefix
-        self.queue = open_queue(url, prefetch=settings.queue_prefetch, prefix=prefix)
+        self.shared_file = shared_file(settings.store_url, url)
+        self.store = Store(settings.store_url, shared=self.shared_file)
+        if self.shared_file is None:
+            self.queue = open_queue(url, prefetch=settings.queue_prefetch, prefix=prefix)
+            self.admission = SeparateAdmission(self.store, self.queue)
+        else:
+            self.queue = queue = EmbeddedQueue(self.shared_file)
+            self.admission = SharedFileAdmission(self.shared_file, queue)
         self.outcomes = AmqpOutcomes(url, name_prefix=prefix) if is_broker(url) else LocalOutcomes()
         self.metrics = Metrics()
         self.tenants = self._build_tenants(self.config.jurisdictions)
         delivers = self.worker_only or settings.worker.mode is WorkerMode.IN_PROCESS
         self.submissions = Submissions(
             self.store,
-            self.queue,
+            self.admission,
             self.outcomes,
             poll_store=not delivers and isinstance(self.outcomes, LocalOutcomes),
         )
@@ -88,10 +100,15 @@ class Runtime:
     async def start(self) -> None:
         """Start every part in order; a failure closes the parts already started."""
         async with AsyncExitStack() as running:
+            if self.shared_file is not None:
+                await self.shared_file.start()
+                running.push_async_callback(self.shared_file.close)
             await self.store.start()
             running.push_async_callback(self.store.close)
             await self.queue.start()
             running.push_async_callback(self.queue.close)
+            if self.shared_file is not None:
+                await adopt_leftover_queue(self.shared_file)
             for tenant in self.tenants:
                 running.push_async_callback(tenant.starter.close)
             await asyncio.gather(

@@ -1,10 +1,11 @@
-"""A new request's way in: recognised if repeated, durably queued, then answered.
+"""A new request's way in: recognised if repeated, durably admitted, then answered.
 
 A repeat (same key, or same content within the window) gets the first answer and
 queues nothing. A new request is mapped once (a request the mapping refuses is a 400
-now, not a dead letter later), queued durably (or 503: never a 2xx for a request that
-is not stored), recorded in the store, and then waits at most the jurisdiction's
-`sync_wait` for its outcome: the backend's id, or a token that resolves later.
+now, not a dead letter later), admitted (queued durably and recorded, see
+`gateway.admission`; or 503: never a 2xx for a request that is not stored), and then
+waits at most the jurisdiction's `sync_wait` for its outcome: the backend's id, or a
+token that resolves later.
 """
 
 from __future__ import annotations
@@ -14,18 +15,16 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 
 from gateway import idempotency
+from gateway.admission import Admission
 from gateway.idempotency import Identity
-from gateway.logs import get_logger
 from gateway.mapping import MappingError
 from gateway.open311.errors import bad_request, unavailable
 from gateway.open311.models import NewServiceRequest, RequestReceipt, ServiceType
 from gateway.outcomes import Outcome, Outcomes
-from gateway.queue import Job, JobQueue, QueueUnavailable
+from gateway.queue import Job, QueueUnavailable
 from gateway.request_jobs import mapping_context, new_request_job
 from gateway.store import Store, StoreUnavailable, Submission, SubmissionState
 from gateway.tenants import Tenant
-
-log = get_logger(__name__)
 
 POLL_SECONDS = 0.05
 """How often a waiting POST reads the store when no worker can tell it in-process."""
@@ -39,14 +38,14 @@ class Submissions:
     def __init__(
         self,
         store: Store,
-        queue: JobQueue,
+        admission: Admission,
         outcomes: Outcomes,
         *,
         poll_store: bool,
         clock: Callable[[], datetime] = _utc_now,
     ) -> None:
         self._store = store
-        self._queue = queue
+        self._admission = admission
         self._outcomes = outcomes
         self._poll_store = poll_store
         """Whether the worker may be in another process that `outcomes` cannot hear."""
@@ -59,69 +58,59 @@ class Submissions:
         """The answer to a validated request that arrived at `received_at` (loop time)."""
         service_type = tenant.catalogue.current().service(request.service_code).type
         realtime = service_type is not ServiceType.BATCH
-        try:
-            recognised = await self._recognise(tenant, identity)
-        except StoreUnavailable as failure:
-            raise unavailable(f"the gateway cannot check for repeats now: {failure}") from None
+        recognised = await self._recognise(tenant, identity)
         if isinstance(recognised, Submission):
-            first = recognised
-            return _answer(first.job_id, first.service_request_id, first.reason, realtime, request)
+            return _answer(recognised, realtime, request)
         job = new_request_job(
             tenant.id, request, recognised, reply_to=self._outcomes.address, now=self._clock()
         )
         try:
             tenant.mapping.create_payload(request, mapping_context(job))
         except MappingError as exc:
+            # A repeat of a request accepted before the mapping changed keeps its answer.
+            if (first := await self._first_under(tenant, recognised)) is not None:
+                return _answer(first, realtime, request)
             raise bad_request(f"request cannot be mapped for the backend: {exc}") from None
         heard = self._outcomes.expect(job.id)
         try:
             try:
-                await self._queue.enqueue(job)
+                stored = await self._admission.admit(job, _acceptance(job, identity))
             except QueueUnavailable as failure:
                 raise unavailable(f"the request could not be queued: {failure}") from None
-            stored = await self._record(job, identity)
-            if stored is not None and (
-                stored.job_id != job.id or stored.state is not SubmissionState.ACCEPTED
-            ):
-                return _answer(
-                    stored.job_id, stored.service_request_id, stored.reason, realtime, request
-                )
+            except StoreUnavailable as failure:
+                raise unavailable(f"the gateway cannot check for repeats now: {failure}") from None
+            if stored.job_id != job.id or stored.state is not SubmissionState.ACCEPTED:
+                return _answer(stored, realtime, request)
             seconds = tenant.sync_wait - (asyncio.get_running_loop().time() - received_at)
             outcome = await self._wait(heard, job, seconds if realtime else 0.0)
         finally:
             self._outcomes.forget(job.id)
         if outcome is None:
-            return _answer(job.id, None, None, realtime, request)
-        return _answer(job.id, outcome.service_request_id, outcome.error, realtime, request)
+            return _receipt(job.id, None, None, realtime, request)
+        return _receipt(job.id, outcome.service_request_id, outcome.error, realtime, request)
 
     async def _recognise(self, tenant: Tenant, identity: Identity) -> Submission | str:
-        """The first submission when the request is a repeat, else the key to queue it under."""
+        """The key to queue the request under (admission tells whether it is a repeat);
+        for a request without a key, the first submission when it is a repeat within the
+        fingerprint window."""
         if identity.key is not None:
-            return await self._store.by_key(tenant.id, identity.key) or identity.key
+            return identity.key
         assert identity.fingerprint is not None
-        latest = await self._store.latest_by_fingerprint(tenant.id, identity.fingerprint)
+        try:
+            latest = await self._store.latest_by_fingerprint(tenant.id, identity.fingerprint)
+        except StoreUnavailable as failure:
+            raise unavailable(f"the gateway cannot check for repeats now: {failure}") from None
         if latest is None:
             return idempotency.fingerprint_key(identity.fingerprint, None)
         if (self._clock() - latest.accepted_at).total_seconds() < tenant.fingerprint_window:
             return latest
         return idempotency.fingerprint_key(identity.fingerprint, latest.job_id)
 
-    async def _record(self, job: Job, identity: Identity) -> Submission | None:
-        """The acceptance as stored; None when the store failed. The job is durable in the
-        queue by then, so it is answered anyway: its worker writes the row with the outcome."""
-        accepted = Submission(
-            job_id=job.id,
-            jurisdiction_id=job.jurisdiction_id,
-            idempotency_key=job.idempotency_key,
-            fingerprint=identity.fingerprint,
-            state=SubmissionState.ACCEPTED,
-            accepted_at=job.enqueued_at,
-        )
+    async def _first_under(self, tenant: Tenant, key: str) -> Submission | None:
         try:
-            return await self._store.accept(accepted)
+            return await self._store.by_key(tenant.id, key)
         except StoreUnavailable as failure:
-            log.warning("acceptance_not_recorded", job_id=job.id, reason=str(failure))
-            return None
+            raise unavailable(f"the gateway cannot check for repeats now: {failure}") from None
 
     async def _wait(
         self, heard: asyncio.Future[Outcome], job: Job, seconds: float
@@ -149,7 +138,23 @@ class Submissions:
         return Outcome(job.id, job.jurisdiction_id, found.service_request_id, found.reason)
 
 
-def _answer(
+def _acceptance(job: Job, identity: Identity) -> Submission:
+    return Submission(
+        job_id=job.id,
+        jurisdiction_id=job.jurisdiction_id,
+        idempotency_key=job.idempotency_key,
+        fingerprint=identity.fingerprint,
+        state=SubmissionState.ACCEPTED,
+        accepted_at=job.enqueued_at,
+    )
+
+
+def _answer(stored: Submission, realtime: bool, request: NewServiceRequest) -> RequestReceipt:
+    """The answer a stored submission gives: the first one's for a repeat."""
+    return _receipt(stored.job_id, stored.service_request_id, stored.reason, realtime, request)
+
+
+def _receipt(
     token: str,
     service_request_id: str | None,
     refusal: str | None,

@@ -10,7 +10,7 @@ from gateway.queue.backoff import Backoff
 from gateway.queue.base import JobQueue, QueueUnavailable
 from gateway.queue.embedded import EmbeddedQueue
 from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
-from gateway.queue.urls import SCHEMES, check_queue_url, is_broker, open_queue, queue_url_beside
+from gateway.queue.urls import SCHEMES, check_queue_url, is_broker, open_queue, queue_url_in_store
 
 __all__ = [
     "SCHEMES",
@@ -26,5 +26,5 @@ __all__ = [
     "check_queue_url",
     "is_broker",
     "open_queue",
-    "queue_url_beside",
+    "queue_url_in_store",
 ]

@@ -15,7 +15,6 @@ SCHEMES = ("sqlite", "amqp", "amqps")
 `amqp://user:password@host:5672/vhost` (or `amqps://` over TLS) is RabbitMQ."""
 
 _AMQP_SCHEMES = ("amqp", "amqps")
-_QUEUE_FILE = "queue.db"
 
 
 def check_queue_url(url: str) -> str:
@@ -49,9 +48,10 @@ def open_queue(
     return EmbeddedQueue(Path(url.partition(":///")[2]))
 
 
-def queue_url_beside(store_url: str) -> str | None:
-    """`queue.db` in the folder of a SQLite store file; None for any other store."""
+def queue_url_in_store(store_url: str) -> str | None:
+    """The embedded queue in a SQLite store's own file, where a request's job and its
+    acceptance commit together; None for any other store."""
     scheme, sep, file = store_url.partition(":///")
     if not sep or not scheme.startswith("sqlite") or file in ("", ":memory:"):
         return None
-    return f"sqlite:///{Path(file).parent / _QUEUE_FILE}"
+    return f"sqlite:///{file}"

@@ -6,6 +6,8 @@ SQLAlchemy Core on the same kind of durable database as the SQL connector: SQLit
 sync, one writer) by default, PostgreSQL when several gateway instances share it, so
 a token resolves on any instance. The calls on every POST's path (a key's first answer,
 acceptance, outcomes) are group-committed: concurrent callers share one transaction.
+A SQLite store may share its file with the embedded queue (`shared`): its writes then
+run on that file's connection and share its transactions.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from connectors.sql.database import Database, open_database, sqlite_file
 from gateway.groupcommit import DATABASE_FAILURES, GroupCommitter, Grouped, describe
 from gateway.outcomes import Outcome
 from gateway.queue import Job
+from gateway.sqlitefile import SqliteFile
 from gateway.store import submissions as sql
 from gateway.store.migrate import upgrade
 from gateway.store.submissions import Settlement, Submission, SubmissionState
@@ -49,9 +52,18 @@ def _utc_now() -> datetime:
 
 
 class Store:
-    def __init__(self, url: str, *, clock: Callable[[], datetime] = _utc_now) -> None:
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Callable[[], datetime] = _utc_now,
+        shared: SqliteFile | None = None,
+    ) -> None:
+        """`shared`: the file of a SQLite `url`, opened by its owner, where the store's
+        writes share the queue's transactions."""
         self.url = url
         self._clock = clock
+        self._shared_file = shared
         self._database: Database | None = None
         self._committer: GroupCommitter | None = None
 
@@ -67,6 +79,8 @@ class Store:
             database_file.parent.mkdir(parents=True, exist_ok=True)
         self._database = open_database(self.url, timeout=_LOCK_WAIT_SECONDS, pool_size=None)
         await self._database.write(upgrade)
+        if self._shared_file is not None:
+            return
         self._committer = GroupCommitter(
             self._database.write,
             clock=self._clock,
@@ -129,8 +143,11 @@ class Store:
         return await self._read(lambda c: sql.dead(c, limit=limit, offset=offset))
 
     async def _shared(self, work: Grouped[object, T]) -> T:
-        if self._committer is None:
+        if self._database is None:
             raise StoreUnavailable("the store is not started")
+        if self._shared_file is not None:
+            return await self._shared_file.run(work, StoreUnavailable)
+        assert self._committer is not None
         return await self._committer.run(work)
 
     async def _read(self, work: Callable[[Connection], T]) -> T:

@@ -14,7 +14,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, select, update
+from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.store.tables import submissions
@@ -145,6 +145,16 @@ def accept(connection: Connection, _now: datetime, accepted: list[Submission]) -
             raise RuntimeError("a submission neither inserted nor found")  # a bug, not data
         stored.append(twin)
     return stored
+
+
+_RECORD_NEW = insert(submissions)
+
+
+def record_new(connection: Connection, _now: datetime, accepted: list[Submission]) -> list[None]:
+    """Acceptances the caller's transaction has made sure are new (no row under their
+    job id or key): one multi-row INSERT, none of `accept`'s conflict handling."""
+    connection.execute(_RECORD_NEW, [_row(submission) for submission in accepted])
+    return [None] * len(accepted)
 
 
 _SETTLE_OWN = update(submissions).where(submissions.c.job_id == bindparam("settled_job_id"))

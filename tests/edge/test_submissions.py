@@ -4,6 +4,7 @@ the circuit breaker, over HTTP against real SQLite files."""
 from __future__ import annotations
 
 import asyncio
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,7 +20,6 @@ from gateway.config import (
     WorkerMode,
 )
 from gateway.http.app import RUNTIME, create_app
-from gateway.queue import QueueUnavailable
 from gateway.runtime import Runtime
 from gateway.store import SubmissionState
 from gateway.submission import Submissions
@@ -47,15 +47,18 @@ async def post(client: TestClient, data: object, key: str | None = None) -> tupl
 
 
 def count_enqueues(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[str]:
-    """The idempotency keys of the jobs queued from now on."""
+    """The idempotency keys of the jobs queued from now on: those whose admission
+    stored them, not a first submission's."""
     queued: list[str] = []
-    enqueue = runtime.queue.enqueue
+    admit = runtime.admission.admit
 
-    async def counted(job):  # type: ignore[no-untyped-def]
-        await enqueue(job)
-        queued.append(job.idempotency_key)
+    async def counted(job, accepted):  # type: ignore[no-untyped-def]
+        stored = await admit(job, accepted)
+        if stored.job_id == job.id:
+            queued.append(job.idempotency_key)
+        return stored
 
-    monkeypatch.setattr(runtime.queue, "enqueue", counted)
+    monkeypatch.setattr(runtime.admission, "admit", counted)
     return queued
 
 
@@ -63,11 +66,16 @@ def count_enqueues(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[st
 async def city(aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     """The embedded default with changes to its one jurisdiction and to the worker."""
 
-    async def make(worker: WorkerConfig | None = None, **jurisdiction: object) -> TestClient:
+    async def make(
+        worker: WorkerConfig | None = None, queue_file: Path | None = None, **jurisdiction: object
+    ) -> TestClient:
         config = embedded(tmp_path, monkeypatch)
         config.jurisdictions[0] = config.jurisdictions[0].model_copy(update=jurisdiction)
         if worker is not None:
             config.gateway = config.gateway.model_copy(update={"worker": worker})
+        if queue_file is not None:
+            queue_url = f"sqlite:///{queue_file}"
+            config.gateway = config.gateway.model_copy(update={"queue_url": queue_url})
         return await aiohttp_client(create_app(Runtime(config)))
 
     return make
@@ -135,7 +143,7 @@ async def test_the_same_content_is_a_repeat_within_the_window_only(
     runtime = runtime_of(client)
     now = [datetime.now(UTC)]
     runtime.submissions = Submissions(
-        runtime.store, runtime.queue, runtime.outcomes, poll_store=False, clock=lambda: now[0]
+        runtime.store, runtime.admission, runtime.outcomes, poll_store=False, clock=lambda: now[0]
     )
     queued = count_enqueues(runtime, monkeypatch)
     service = await service_of(client, type="realtime", metadata=False)
@@ -192,25 +200,33 @@ async def test_tokens_resolve_once_a_separate_worker_delivers(city, tmp_path: Pa
         await worker.close()
 
 
+@pytest.mark.parametrize("layout", ["queue in the store's file", "queue in a file of its own"])
 async def test_a_queue_that_fails_gets_503_and_nothing_is_stored(
-    city, monkeypatch: pytest.MonkeyPatch
+    city, tmp_path: Path, layout: str
 ) -> None:
-    client = await city()
+    """The queue's database refuses the job (a trigger raises, as a full disk would):
+    the client hears 503, and neither the job nor its acceptance is stored."""
+    queue_file = None if layout.endswith("store's file") else tmp_path / "own" / "queue.db"
+    client = await city(queue_file=queue_file)
     runtime = runtime_of(client)
-
-    async def broken(job):  # type: ignore[no-untyped-def]
-        raise QueueUnavailable("the queue database failed: disk I/O error")
-
-    enqueue = runtime.queue.enqueue
-    monkeypatch.setattr(runtime.queue, "enqueue", broken)
+    assert (runtime.shared_file is None) == (queue_file is not None)
+    path = runtime.queue.path  # type: ignore[attr-defined]
+    with sqlite3.connect(path) as database:
+        database.execute(
+            "CREATE TRIGGER refuse BEFORE INSERT ON queue_jobs "
+            "BEGIN SELECT RAISE(ABORT, 'disk I/O error'); END"
+        )
     service = await service_of(client, type="realtime", metadata=False)
     form = await valid_request(client, service["service_code"])
     response = await client.post("/requests.xml", data=form, headers={"Idempotency-Key": "k"})
     assert response.status == 503
     assert response.headers["Retry-After"] == "30"
     assert "could not be queued" in await response.text()
+    assert "disk I/O error" in await response.text()
     assert await runtime.store.by_key("example.city", "header:k") is None
-    monkeypatch.setattr(runtime.queue, "enqueue", enqueue)
+    assert await runtime.queue.depth() == 0
+    with sqlite3.connect(path) as database:
+        database.execute("DROP TRIGGER refuse")
     status, receipt = await post(client, form, key="k")
     assert status == 200 and "service_request_id" in receipt
 

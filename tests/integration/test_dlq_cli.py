@@ -14,6 +14,8 @@ from gateway.store import Store
 from mappings import mapping_path
 
 PAYLOAD = b'{"email":"jane@example.org","first_name":"Jane"}'
+QUEUE_FILE = "gateway.db"
+"""The embedded default keeps its queue in the store's file."""
 
 
 async def dead_jobs(path: Path, reasons: list[str]) -> list[str]:
@@ -48,7 +50,7 @@ def data_dir(tmp_path: Path, monkeypatch) -> Path:
 
 
 def test_list_shows_every_dead_letter_without_payloads(data_dir: Path, capsys) -> None:
-    ids = asyncio.run(dead_jobs(data_dir / "queue.db", ["unknown category", "bad address"]))
+    ids = asyncio.run(dead_jobs(data_dir / QUEUE_FILE, ["unknown category", "bad address"]))
     assert main(["dlq", "list"]) == 0
     out = capsys.readouterr().out
     lines = out.splitlines()
@@ -59,7 +61,7 @@ def test_list_shows_every_dead_letter_without_payloads(data_dir: Path, capsys) -
 
 
 def test_show_hides_the_payload_unless_asked(data_dir: Path, capsys) -> None:
-    (job_id,) = asyncio.run(dead_jobs(data_dir / "queue.db", ["unknown category"]))
+    (job_id,) = asyncio.run(dead_jobs(data_dir / QUEUE_FILE, ["unknown category"]))
     assert main(["dlq", "show", job_id]) == 0
     out = capsys.readouterr().out
     assert f"id: {job_id}" in out and "reason: unknown category" in out
@@ -69,11 +71,11 @@ def test_show_hides_the_payload_unless_asked(data_dir: Path, capsys) -> None:
 
 
 def test_replay_puts_the_job_back_and_discard_drops_it(data_dir: Path, capsys) -> None:
-    replayed, discarded = asyncio.run(dead_jobs(data_dir / "queue.db", ["timeout", "refused"]))
+    replayed, discarded = asyncio.run(dead_jobs(data_dir / QUEUE_FILE, ["timeout", "refused"]))
     assert main(["dlq", "replay", replayed]) == 0
     assert main(["dlq", "discard", discarded]) == 0
     capsys.readouterr()
-    assert asyncio.run(depth(data_dir / "queue.db")) == 1
+    assert asyncio.run(depth(data_dir / QUEUE_FILE)) == 1
     assert main(["dlq", "list"]) == 0
     assert capsys.readouterr().out == "no dead letters\n"
 

@@ -1,4 +1,4 @@
-"""The queue URL: its scheme picks the implementation; by default it sits beside the store."""
+"""The queue URL: its scheme picks the implementation; by default it is the store's file."""
 
 from __future__ import annotations
 
@@ -22,13 +22,13 @@ def write_config(folder: Path, gateway: str) -> Path:
     return path
 
 
-def test_the_default_queue_sits_beside_the_default_store() -> None:
-    assert GatewayConfig().queue_url == "sqlite:///open311-data/queue.db"
+def test_the_default_queue_is_in_the_default_store() -> None:
+    assert GatewayConfig().queue_url == "sqlite:///open311-data/gateway.db"
 
 
-def test_the_queue_follows_a_sqlite_store_to_its_folder() -> None:
+def test_the_queue_follows_a_sqlite_store_into_its_file() -> None:
     config = GatewayConfig(store_url="sqlite:////srv/open311/gateway.db")
-    assert config.queue_url == "sqlite:////srv/open311/queue.db"
+    assert config.queue_url == "sqlite:////srv/open311/gateway.db"
 
 
 def test_a_store_that_is_not_a_file_leaves_the_default_queue() -> None:
@@ -38,7 +38,7 @@ def test_a_store_that_is_not_a_file_leaves_the_default_queue() -> None:
 
 def test_relative_queue_files_live_next_to_the_config(tmp_path: Path) -> None:
     path = write_config(tmp_path, "  store_url: sqlite:///state/gateway.db\n")
-    assert load_config(path).gateway.queue_url == f"sqlite:///{tmp_path / 'state' / 'queue.db'}"
+    assert load_config(path).gateway.queue_url == f"sqlite:///{tmp_path / 'state' / 'gateway.db'}"
     path = write_config(tmp_path, "  queue_url: sqlite:///spool/jobs.db\n")
     assert load_config(path).gateway.queue_url == f"sqlite:///{tmp_path / 'spool' / 'jobs.db'}"
 

@@ -1,0 +1,107 @@
+"""Admitting a new request: its job durably queued and its acceptance recorded, unless
+its key was admitted before, when the first submission is the answer and nothing is
+queued.
+
+When the embedded queue's tables live in the store's SQLite file (the default), the
+lookup, the job and the acceptance are one transaction (`SharedFileAdmission`): one
+hand-off to the database and one fsync per batch of requests, and never a job without
+its acceptance or the reverse. Otherwise (RabbitMQ, or a store on PostgreSQL) they are
+three steps (`SeparateAdmission`), the job durable before its acceptance is recorded.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Protocol
+
+from sqlalchemy import Connection
+
+from connectors.sql.database import sqlite_file
+from gateway.groupcommit import Grouped
+from gateway.logs import get_logger
+from gateway.queue import EmbeddedQueue, Job, JobQueue, QueueUnavailable, is_broker
+from gateway.queue import sql as queue_sql
+from gateway.queue.embedded import DEFAULT_TIMEOUT, MAX_BATCH
+from gateway.sqlitefile import SqliteFile
+from gateway.store import Store, StoreUnavailable, Submission
+from gateway.store import submissions as store_sql
+
+log = get_logger(__name__)
+
+
+class Admission(Protocol):
+    async def admit(self, job: Job, accepted: Submission) -> Submission:
+        """The submission as stored: `accepted` once its job is queued; the first one
+        under the job's key (nothing queued); or `accepted` with its outcome when its
+        worker was quicker. Raises QueueUnavailable or StoreUnavailable when the job
+        may not be durable: the client must hear 503, never 2xx."""
+
+
+class SeparateAdmission:
+    def __init__(self, store: Store, queue: JobQueue) -> None:
+        self._store = store
+        self._queue = queue
+
+    async def admit(self, job: Job, accepted: Submission) -> Submission:
+        first = await self._store.by_key(job.jurisdiction_id, job.idempotency_key)
+        if first is not None:
+            return first
+        await self._queue.enqueue(job)
+        try:
+            return await self._store.accept(accepted)
+        except StoreUnavailable as failure:
+            # The job is durable: answer with its token; its worker writes the row.
+            log.warning("acceptance_not_recorded", job_id=job.id, reason=str(failure))
+            return accepted
+
+
+class SharedFileAdmission:
+    def __init__(self, file: SqliteFile, queue: EmbeddedQueue) -> None:
+        self._file = file
+        self._queue = queue
+
+    async def admit(self, job: Job, accepted: Submission) -> Submission:
+        work = Grouped(_admit, (queue_sql.job_row(job), accepted))
+        stored = await self._file.run(work, QueueUnavailable)
+        if stored is accepted:
+            self._queue.announce()
+        return stored
+
+
+def _admit(
+    connection: Connection, now: datetime, items: list[tuple[dict[str, Any], Submission]]
+) -> list[Submission]:
+    """A batch of admissions in the caller's transaction, which holds the write lock:
+    a key found is a repeat, and of two in the batch with one key the first is admitted
+    and is the other's answer."""
+    keys = [_key(accepted) for _, accepted in items]
+    firsts = store_sql.by_key(connection, now, keys)
+    admitted: dict[store_sql.Key, Submission] = {}
+    rows, answers = [], []
+    for (row, accepted), key, first in zip(items, keys, firsts, strict=True):
+        answer = first or admitted.get(key)
+        if answer is None:
+            admitted[key] = answer = accepted
+            rows.append(row)
+        answers.append(answer)
+    if rows:
+        queue_sql.insert_jobs(connection, now, rows)
+        store_sql.record_new(connection, now, list(admitted.values()))
+    return answers
+
+
+def _key(accepted: Submission) -> store_sql.Key:
+    return (accepted.jurisdiction_id, accepted.idempotency_key or "")
+
+
+def shared_file(store_url: str, queue_url: str) -> SqliteFile | None:
+    """The one SQLite file that holds both the store and the embedded queue, when the
+    configuration names the same file for both; None otherwise."""
+    store_file = sqlite_file(store_url)
+    if store_file is None or is_broker(queue_url):
+        return None
+    queue_file = Path(queue_url.partition(":///")[2])
+    if queue_file.resolve() != store_file.resolve():
+        return None
+    return SqliteFile(store_file, timeout=DEFAULT_TIMEOUT, max_batch=MAX_BATCH, name="gateway")
