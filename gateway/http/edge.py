@@ -6,7 +6,6 @@ into an Open311 error body with the right status, and writes one access-log line
 
 from __future__ import annotations
 
-import secrets
 import time
 
 from aiohttp import web
@@ -16,6 +15,7 @@ from gateway.http.call import Call, read_params
 from gateway.http.routing import Router, requested_format
 from gateway.open311.errors import Open311Error
 from gateway.open311.render import CONTENT_TYPES, Format, render_errors
+from gateway.randomids import random_hex
 from gateway.runtime import Runtime
 
 log = logs.get_logger("gateway.access")
@@ -29,7 +29,7 @@ class Edge:
 
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
-        request_id = request.headers.get("X-Request-ID") or secrets.token_hex(8)
+        request_id = request.headers.get("X-Request-ID") or random_hex(8)
         fmt: Format = requested_format(request.path)
         route, call = "unmatched", None
         try:

@@ -6,10 +6,11 @@ untouched and never looks inside (they hold personal data).
 
 from __future__ import annotations
 
-import secrets
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
+
+from gateway.randomids import random_hex
 
 
 class JobKind(StrEnum):
@@ -20,7 +21,7 @@ class JobKind(StrEnum):
 def new_job_id() -> str:
     """128 random bits in hex: usable as is in a URL path and as a CLI argument (never
     starting with '-', which argparse would take for an option)."""
-    return secrets.token_hex(16)
+    return random_hex(16)
 
 
 @dataclass(frozen=True, slots=True)
