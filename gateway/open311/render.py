@@ -184,8 +184,12 @@ def _json(data: Node) -> bytes:
         return _dumps(_scrub(data)).encode()
 
 
+_ENCODER = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+"""One encoder for every answer: `json.dumps` with options builds a new one per call."""
+
+
 def _dumps(data: Node) -> str:
-    return json.dumps(data, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(data)
 
 
 def _xml_list(root: str, item: str, items: list[Tree]) -> bytes:
