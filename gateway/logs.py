@@ -19,7 +19,7 @@ import asyncio
 import atexit
 import logging
 import sys
-from datetime import UTC, datetime
+import time
 from typing import BinaryIO
 
 import orjson
@@ -77,8 +77,18 @@ def access(**fields: object) -> None:
 
 
 def utc_timestamp() -> str:
-    """Now in ISO 8601 with microseconds and `Z`, as structlog's TimeStamper writes it."""
-    return datetime.now(UTC).isoformat().replace("+00:00", "Z")
+    """Now in ISO 8601 with microseconds and `Z`, as structlog's TimeStamper writes it.
+    The date and time to the second are formatted once per second."""
+    global _second
+    now = time.time()
+    whole = int(now)
+    if whole != _second[0]:
+        _second = (whole, time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(whole)))
+    return f"{_second[1]}.{int((now - whole) * 1_000_000):06d}Z"
+
+
+_second: tuple[int, str] = (-1, "")
+"""The last second `utc_timestamp` formatted, and its text."""
 
 
 def configure(level: int = logging.INFO, stream: BinaryIO | None = None) -> None:
