@@ -60,7 +60,8 @@ class Route:
     worker: str = "in_process"
     """Where queued requests are delivered: by the gateway measured (`in_process`, the
     embedded default), or by workers in other processes (`external`), which leaves the
-    gateway's CPU to accepting requests alone."""
+    gateway's CPU to accepting requests alone; `external-own-file` is that gateway with
+    the queue in a file of its own, so the job and its acceptance commit apart."""
 
 
 ROUTES = (
@@ -75,6 +76,14 @@ ROUTES = (
         0.25,
         "batch",
         "external",
+    ),
+    Route(
+        "POST batch, accepted; workers elsewhere, queue in its own file",
+        "POST",
+        "/requests.json",
+        None,
+        "batch",
+        "external-own-file",
     ),
     Route("POST batch, accepted; worker in-process", "POST", "/requests.json", None, "batch"),
     Route("POST realtime, delivered; worker in-process", "POST", "/requests.json", 0.2),
@@ -388,20 +397,49 @@ def run_wrk(args: argparse.Namespace, url: str, duration: float, script: Path | 
     return parse_wrk(completed.stdout)
 
 
+DRAIN_TIMEOUT = 300.0
+"""Seconds a gateway's in-process worker may take to deliver what earlier runs queued."""
+
+
+def queue_depth(gateway: Server) -> int:
+    with urllib.request.urlopen(gateway.base + "/metrics", timeout=10) as response:
+        text = response.read().decode()
+    found = re.search(r"^open311_queue_depth (\S+)$", text, re.MULTILINE)
+    if found is None:
+        raise BenchError(f"{gateway.name}: /metrics shows no open311_queue_depth")
+    return int(float(found.group(1)))
+
+
+def drain(delivering: list[Server]) -> None:
+    """Wait until the gateways whose worker runs in-process have delivered every queued
+    request: a worker still delivering an earlier run's backlog would take CPU from
+    whichever server is measured next (they share one CPU)."""
+    deadline = time.monotonic() + DRAIN_TIMEOUT
+    for gateway in delivering:
+        while queue_depth(gateway) > 0:
+            if time.monotonic() > deadline:
+                raise BenchError(f"{gateway.name}: its queue did not drain in {DRAIN_TIMEOUT:g} s")
+            time.sleep(0.5)
+
+
 def measure(
     args: argparse.Namespace,
     route: Route,
     gateway: Server,
     bare: Server,
     script: Path | None,
+    delivering: list[Server],
 ) -> dict[str, WrkResult]:
-    """Warm both up, then alternate gateway and bare; keep each one's best round."""
+    """Warm both up, then alternate gateway and bare; keep each one's best round. Every
+    run starts once the `delivering` gateways have drained their queues."""
     best: dict[str, WrkResult] = {}
     servers = {"gateway": gateway, "bare": bare}
     for running in servers.values():
+        drain(delivering)
         run_wrk(args, running.base + route.path, args.warmup, script)
     for round_no in range(1, args.rounds + 1):
         for role, running in servers.items():
+            drain(delivering)
             result = run_wrk(args, running.base + route.path, args.duration, script)
             print(
                 f"  round {round_no} {running.name:<7} {result.requests_per_s:>10.1f} req/s  "
@@ -500,15 +538,17 @@ def check_tools(args: argparse.Namespace) -> None:
         )
 
 
-def accept_only_config(work: Path) -> Path:
+def accept_only_config(work: Path, name: str, *, queue_file: bool) -> Path:
     """The embedded default's jurisdiction on a gateway whose workers run elsewhere:
-    it accepts and queues, and leaves delivery to `open311-gateway worker` processes."""
-    folder = work / "accept-only"
+    it accepts and queues, and leaves delivery to `open311-gateway worker` processes.
+    The queue is in the store's file (the default), or in a file of its own."""
+    folder = work / name
     folder.mkdir()
+    own_queue = {"queue_url": f"sqlite:///{folder / 'queue.db'}"} if queue_file else {}
     config = {
         "gateway": {
             "store_url": f"sqlite:///{folder / 'gateway.db'}",
-            "queue_url": f"sqlite:///{folder / 'queue.db'}",
+            **own_queue,
             "worker": {"mode": "external"},
         },
         "jurisdictions": [
@@ -541,18 +581,27 @@ def gateway_command(args: argparse.Namespace, port: int, config: Path | None) ->
 
 def run(args: argparse.Namespace, work: Path) -> None:
     env = os.environ | {"OPEN311_DATA_DIR": str(work / "data"), "OPEN311_API_KEY": API_KEY}
-    port, accepting_port = free_port(), free_port()
+    port, accepting_port, own_file_port = free_port(), free_port(), free_port()
+    accepting_config = accept_only_config(work, "accept-only", queue_file=False)
+    own_file_config = accept_only_config(work, "accept-only-own-file", queue_file=True)
     with (
         server("gateway", gateway_command(args, port, None), env, port, work) as gw,
         server(
             "gateway-accept-only",
-            gateway_command(args, accepting_port, accept_only_config(work)),
+            gateway_command(args, accepting_port, accepting_config),
             env,
             accepting_port,
             work,
         ) as accepting,
+        server(
+            "gateway-accept-only-own-file",
+            gateway_command(args, own_file_port, own_file_config),
+            env,
+            own_file_port,
+            work,
+        ) as own_file,
     ):
-        gateways = {"in_process": gw, "external": accepting}
+        gateways = {"in_process": gw, "external": accepting, "external-own-file": own_file}
         bodies = post_bodies(gw.base)
         captures = seed_and_capture(gw.base, {kind: form for kind, (_, form) in bodies.items()})
         write_captures(captures, work / "captures.json")
@@ -575,7 +624,7 @@ def run(args: argparse.Namespace, work: Path) -> None:
                 print(f"{route.label}", flush=True)
                 gateway = gateways[route.worker]
                 check_same_bytes(route, gateway, bare)
-                results[route] = measure(args, route, gateway, bare, scripts.get(route))
+                results[route] = measure(args, route, gateway, bare, scripts.get(route), [gw])
     print()
     print_table(results)
 
