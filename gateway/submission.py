@@ -74,7 +74,8 @@ class Submissions:
         heard = self._outcomes.expect(job.id)
         try:
             try:
-                stored = await self._admission.admit(job, _acceptance(job, identity))
+                accepted = Submission.accepting(job, identity.fingerprint)
+                stored = await self._admission.admit(job, accepted)
             except QueueUnavailable as failure:
                 raise unavailable(f"the request could not be queued: {failure}") from None
             except StoreUnavailable as failure:
@@ -136,17 +137,6 @@ class Submissions:
         if found is None or found.state is SubmissionState.ACCEPTED:
             return None
         return Outcome(job.id, job.jurisdiction_id, found.service_request_id, found.reason)
-
-
-def _acceptance(job: Job, identity: Identity) -> Submission:
-    return Submission(
-        job_id=job.id,
-        jurisdiction_id=job.jurisdiction_id,
-        idempotency_key=job.idempotency_key,
-        fingerprint=identity.fingerprint,
-        state=SubmissionState.ACCEPTED,
-        accepted_at=job.enqueued_at,
-    )
 
 
 def _answer(stored: Submission, realtime: bool, request: NewServiceRequest) -> RequestReceipt:

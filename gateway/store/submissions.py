@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
+from gateway.queue.jobs import Job
 from gateway.store.tables import submissions
 
 
@@ -46,6 +47,19 @@ class Submission:
     @property
     def token(self) -> str:
         return self.job_id
+
+    @classmethod
+    def accepting(cls, job: Job, fingerprint: str | None = None) -> Submission:
+        """The acceptance of a job newly queued; `fingerprint` when the request came
+        without a key."""
+        return cls(
+            job_id=job.id,
+            jurisdiction_id=job.jurisdiction_id,
+            idempotency_key=job.idempotency_key,
+            fingerprint=fingerprint,
+            state=SubmissionState.ACCEPTED,
+            accepted_at=job.enqueued_at,
+        )
 
 
 @dataclass(frozen=True, slots=True)

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from gateway.admission import Admission, SeparateAdmission, SharedFileAdmission, shared_file
-from gateway.queue import EmbeddedQueue, Job, QueueUnavailable
+from gateway.queue import EmbeddedQueue, QueueUnavailable
 from gateway.sqlitefile import SqliteFile
-from gateway.store import Store, Submission, SubmissionState
+from gateway.store import Store, Submission
 
 from queuejobs import FakeClock, new_job
 
@@ -49,20 +49,9 @@ async def admitting(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIter
         await file.close()
 
 
-def acceptance(job: Job) -> Submission:
-    return Submission(
-        job_id=job.id,
-        jurisdiction_id=job.jurisdiction_id,
-        idempotency_key=job.idempotency_key,
-        fingerprint=None,
-        state=SubmissionState.ACCEPTED,
-        accepted_at=job.enqueued_at,
-    )
-
-
 async def test_a_new_job_is_queued_and_its_acceptance_stored(admitting: Admitting) -> None:
     job = new_job(FakeClock(), key="k-1")
-    accepted = acceptance(job)
+    accepted = Submission.accepting(job)
     assert await admitting.admission.admit(job, accepted) == accepted
     assert await admitting.store.by_key(job.jurisdiction_id, "k-1") == accepted
     (lease,) = await admitting.queue.lease(10, 30.0)
@@ -76,7 +65,8 @@ async def test_concurrent_twins_get_one_answer(admitting: Admitting) -> None:
     twins = [new_job(clock, key="k-1") for _ in range(20)]
     others = [new_job(clock, key=f"k-{n}") for n in range(2, 6)]
     jobs = [job for pair in zip(twins, others * 5, strict=True) for job in pair]
-    stored = await asyncio.gather(*(admitting.admission.admit(j, acceptance(j)) for j in jobs))
+    admit = admitting.admission.admit
+    stored = await asyncio.gather(*(admit(job, Submission.accepting(job)) for job in jobs))
     answers = {s.idempotency_key: s.job_id for s in stored}
     assert all(answers[s.idempotency_key] == s.job_id for s in stored)
     depth = await admitting.queue.depth()
@@ -85,7 +75,7 @@ async def test_concurrent_twins_get_one_answer(admitting: Admitting) -> None:
         leased = {lease.job.id for lease in await admitting.queue.lease(10, 30.0)}
         assert leased == set(answers.values())
     again = new_job(clock, key="k-1")
-    first = await admitting.admission.admit(again, acceptance(again))
+    first = await admitting.admission.admit(again, Submission.accepting(again))
     assert first.job_id == answers["k-1"]
     assert await admitting.queue.depth() == depth
 
@@ -100,5 +90,5 @@ async def test_in_one_file_a_failed_job_leaves_no_acceptance(admitting: Admittin
         )
     job = new_job(FakeClock(), key="k-1")
     with pytest.raises(QueueUnavailable, match="disk I/O error"):
-        await admitting.admission.admit(job, acceptance(job))
+        await admitting.admission.admit(job, Submission.accepting(job))
     assert await admitting.store.by_key(job.jurisdiction_id, "k-1") is None

@@ -49,14 +49,7 @@ def job(key: str, jurisdiction_id: str = "city", at: datetime = T0) -> Job:
 
 
 def accepted(job: Job, fingerprint: str | None = None) -> Submission:
-    return Submission(
-        job_id=job.id,
-        jurisdiction_id=job.jurisdiction_id,
-        idempotency_key=job.idempotency_key,
-        fingerprint=fingerprint,
-        state=SubmissionState.ACCEPTED,
-        accepted_at=job.enqueued_at,
-    )
+    return Submission.accepting(job, fingerprint)
 
 
 def delivered(job: Job, service_request_id: str) -> Outcome:
