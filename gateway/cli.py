@@ -23,7 +23,7 @@ from gateway.http.app import LISTEN_BACKLOG, create_app
 from gateway.mapping import load_mapping
 from gateway.mapping_commands import add_mapping_commands, print_problems
 from gateway.queue import DeadLetter, JobQueue, QueueUnavailable, open_queue
-from gateway.runtime import Runtime
+from gateway.runtime import Runtime, freeze_startup_objects
 from gateway.store import Store, StoreUnavailable, Submission
 from gateway.tenants import tenant_connector
 from gateway.yamlfile import FileErrors
@@ -146,7 +146,7 @@ def _serve(args: argparse.Namespace) -> int:
     runtime = Runtime(config, files)
     logs.get_logger(__name__).info("serving", url=f"http://{args.host}:{args.port}")
     web.run_app(
-        create_app(runtime),
+        create_app(runtime, serves_until_stopped=True),
         host=args.host,
         port=args.port,
         backlog=LISTEN_BACKLOG,
@@ -175,6 +175,7 @@ async def _deliver_until_stopped(runtime: Runtime) -> None:
         loop.add_signal_handler(signum, stop.set)
     log = logs.get_logger(__name__)
     await runtime.start()
+    freeze_startup_objects()
     log.info("worker_started", jurisdictions=[tenant.id for tenant in runtime.tenants])
     try:
         await stop.wait()

@@ -12,9 +12,12 @@ from gateway.runtime import Runtime
 
 
 @asynccontextmanager
-async def serving(runtime: Runtime) -> AsyncIterator[str]:
-    """The gateway on a loopback port with the listen backlog `serve` uses; its base URL."""
-    runner = web.AppRunner(create_app(runtime), access_log=None)
+async def serving(runtime: Runtime, *, as_the_process: bool = False) -> AsyncIterator[str]:
+    """The gateway on a loopback port with the listen backlog `serve` uses; its base URL.
+    `as_the_process` (benchmarks, not the suite): the process's one gateway, whose
+    start-up objects are frozen as `serve` freezes them."""
+    app = create_app(runtime, serves_until_stopped=as_the_process)
+    runner = web.AppRunner(app, access_log=None)
     await runner.setup()
     try:
         site = web.TCPSite(runner, "127.0.0.1", 0, backlog=LISTEN_BACKLOG)

@@ -55,9 +55,11 @@ async def _opened(session: aiohttp.ClientSession, url: str) -> None:
         await asyncio.sleep(0.05)  # holds its connection while the others open theirs
 
 
-async def run_drill(folder: Path, *, posts: int, sync_wait: float) -> Drill:
+async def run_drill(
+    folder: Path, *, posts: int, sync_wait: float, as_the_process: bool = False
+) -> Drill:
     """`posts` POSTs at once against the slow backend; needs the scripted connector
-    registered (`scripted_backend.register`)."""
+    registered (`scripted_backend.register`). `as_the_process`: see `loopback.serving`."""
     config = scripted_config(
         folder,
         API_KEY,
@@ -80,7 +82,8 @@ async def run_drill(folder: Path, *, posts: int, sync_wait: float) -> Drill:
     # One connection per POST, opened beforehand: the times are the gateway's answers,
     # not TCP handshakes made by a client sharing the gateway's event loop.
     connector = aiohttp.TCPConnector(limit=posts)
-    async with serving(runtime) as base, aiohttp.ClientSession(connector=connector) as session:
+    served = serving(runtime, as_the_process=as_the_process)
+    async with served as base, aiohttp.ClientSession(connector=connector) as session:
         await asyncio.gather(*(_opened(session, f"{base}/healthz") for _ in range(posts)))
         answers = await asyncio.gather(*(post(session, base, index) for index in range(posts)))
         await drained(runtime)

@@ -108,7 +108,7 @@ async def run(args: argparse.Namespace, folder: Path) -> int:
     runtime = Runtime(config)
     backend = runtime.tenants.resolve("city").connector
     assert isinstance(backend, ScriptedConnector)
-    async with serving(runtime) as base:
+    async with serving(runtime, as_the_process=True) as base:
         prefix = uuid.uuid4().hex[:8]
         keys = [f"{prefix}-{index}" for index in range(args.requests)]
         ideal = args.requests / args.rate

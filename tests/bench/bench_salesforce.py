@@ -192,7 +192,7 @@ async def row(
         patch.setattr(Client, "call", busy.wrap(Client.call))
         if threads is None:
             patch.setattr(SalesforceConnector, "_run", _inline)
-        async with serving(runtime) as base:
+        async with serving(runtime, as_the_process=True) as base:
             await creates(base, 5, 5)  # log in, warm up
             busy.peak = 0
             started = time.perf_counter()
