@@ -182,8 +182,8 @@ def server(
         stop(process)
 
 
-def wait_until_ready(running: Server, path: str) -> None:
-    deadline = time.monotonic() + START_TIMEOUT
+def wait_until_ready(running: Server, path: str, timeout: float = START_TIMEOUT) -> None:
+    deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         if running.process.poll() is not None:
             raise BenchError(
@@ -194,7 +194,7 @@ def wait_until_ready(running: Server, path: str) -> None:
             if fetch(running.base + path, timeout=2.0)[0] == 200:
                 return
         time.sleep(0.2)
-    raise BenchError(f"{running.name} did not answer {path} within {START_TIMEOUT:.0f} s")
+    raise BenchError(f"{running.name} did not answer {path} within {timeout:.0f} s")
 
 
 def stop(process: subprocess.Popen[bytes]) -> None:
