@@ -2,8 +2,8 @@
 
 Durability without losing throughput: every operation goes through the file's group
 committer, so a burst of enqueues costs one fsync per batch, not one per job. The
-queue has a file of its own, or shares the store's (`EmbeddedQueue.sharing`), where a
-new request's job and its acceptance commit together (see `gateway.admission`).
+queue has a file of its own, or lives in the store's (a `SqliteFile` both share), where
+a new request's job and its acceptance commit together (see `gateway.admission`).
 """
 
 from __future__ import annotations
@@ -49,10 +49,10 @@ class EmbeddedQueue:
     ) -> None:
         """A queue in a file of its own at a path, which it opens and closes; or in a
         `SqliteFile` that its owner opens and closes (the store's, shared)."""
-        self._owns_file = not isinstance(where, SqliteFile)
+        self._owns_file = isinstance(where, Path)
         self._file = (
             SqliteFile(where, timeout=timeout, max_batch=max_batch, clock=clock, name="queue")
-            if not isinstance(where, SqliteFile)
+            if isinstance(where, Path)
             else where
         )
         self._work_arrived = asyncio.Event()
