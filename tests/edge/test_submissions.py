@@ -20,6 +20,7 @@ from gateway.config import (
     WorkerMode,
 )
 from gateway.http.app import RUNTIME, create_app
+from gateway.mapping import MappingError
 from gateway.runtime import Runtime
 from gateway.store import SubmissionState
 from gateway.submission import Submissions
@@ -158,6 +159,28 @@ async def test_the_same_content_is_a_repeat_within_the_window_only(
     assert await post(client, form) == (200, later)
     assert len(queued) == 2 and queued[0] != queued[1]
     assert all(key.startswith("fingerprint:") for key in queued)
+
+
+async def test_a_repeat_keeps_its_answer_after_the_mapping_stops_taking_it(
+    city, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The mapping changed since the first was accepted: its repeat still gets the first
+    answer, and only a new request is refused."""
+    client = await city()
+    service = await service_of(client, type="realtime", metadata=False)
+    form = await valid_request(client, service["service_code"])
+    status, first = await post(client, form, key="before-the-change")
+    assert status == 200
+
+    def refuses(*_args: object) -> None:
+        raise MappingError("no category for this service any more")
+
+    tenant = runtime_of(client).tenants.resolve("example.city")
+    monkeypatch.setattr(tenant.mapping, "create_payload", refuses)
+    assert await post(client, form, key="before-the-change") == (200, first)
+    status, errors = await post(client, form, key="after-the-change")
+    assert status == 400
+    assert "request cannot be mapped for the backend" in errors[0]["description"]
 
 
 async def test_a_key_longer_than_200_characters_is_refused(city) -> None:
