@@ -45,7 +45,8 @@ SIMULATORS = {
 
 
 def main(argv: list[str] | None = None) -> int:
-    args = _parser().parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    args = _parser(simulators=argv[:1] == ["simulate"]).parse_args(argv)
     try:
         return int(args.run(args) or 0)
     except FileErrors as errors:
@@ -54,7 +55,10 @@ def main(argv: list[str] | None = None) -> int:
         return 2
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(*, simulators: bool) -> argparse.ArgumentParser:
+    """`simulators`: add the `simulate` commands, whose modules load the simulators
+    (zeep, trustme, cryptography...): about 0.4 s and 300 modules that `serve` and the
+    other commands would otherwise load and keep."""
     parser = argparse.ArgumentParser(
         prog="open311-gateway", description="Open311 GeoReport v2 gateway."
     )
@@ -130,9 +134,10 @@ def _parser() -> argparse.ArgumentParser:
     audit.set_defaults(run=_audit_dead_submissions)
 
     simulate = commands.add_parser("simulate", help="run a back-office simulator, for trials")
-    simulators = simulate.add_subparsers(required=True, metavar="BACKEND")
-    for name, module in SIMULATORS.items():
-        importlib.import_module(module).add_command(simulators, name)
+    backends = simulate.add_subparsers(required=True, metavar="BACKEND")
+    if simulators:
+        for name, module in SIMULATORS.items():
+            importlib.import_module(module).add_command(backends, name)
     return parser
 
 

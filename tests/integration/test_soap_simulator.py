@@ -120,7 +120,7 @@ def test_the_crms_own_rules() -> None:
 
 
 def test_the_simulate_command_takes_the_knobs() -> None:
-    args = _parser().parse_args(
+    args = _parser(simulators=True).parse_args(
         ["simulate", "soap-crm", "--port", "8399", "--latency", "0.05", "--fault-rate", "0.1"]
     )
     assert (args.port, args.latency, args.fault_rate, args.auth) == (8399, 0.05, 0.1, "either")
