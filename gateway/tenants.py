@@ -66,7 +66,7 @@ def build_tenant(config: JurisdictionConfig, metrics: Metrics) -> Tenant:
     """Load the mapping and instantiate the connector; raises on a broken mapping, and
     ConnectorImportFailed when the connector cannot be imported."""
     cls = tenant_connector(config)
-    mapping = load_mapping(config.mapping)
+    mapping = load_mapping(config.mapping, connector=cls)
     connector = cls(config.connector.settings, mapping.backend, timeout=config.connector.timeout)
     source = mapping.backend_catalogue
     if source is None:
