@@ -120,7 +120,7 @@ class SqliteDatabase:
 
     def __init__(self, url: URL, *, timeout: float, readers: int) -> None:
         url = url.set(drivername="sqlite")  # whichever driver the URL names, the file is the same
-        busy_ms = max(1, int(timeout * 1000))
+        busy_ms = _milliseconds(timeout)
         self._writer = self._engine(url, busy_ms, begin="IMMEDIATE", pool_size=1)
         self._readers = self._engine(url, busy_ms, begin="", pool_size=readers)
         self._writer_thread = ThreadPoolExecutor(1, thread_name_prefix="sqlite-writer")
