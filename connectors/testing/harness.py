@@ -275,11 +275,11 @@ class Kit:
 
     # -- calls, bounded in time
 
-    async def call(self, awaitable: Awaitable[T], what: str, *, seconds: float | None = None) -> T:
-        """`awaitable`'s result, bounded for a connector whose timeout is `seconds` (the
-        described `timeout` unless given); a connector error fails the check."""
+    async def call(self, awaitable: Awaitable[T], what: str) -> T:
+        """`awaitable`'s result, bounded by the described connector's timeout; a connector
+        error fails the check."""
         try:
-            return await within(awaitable, seconds or self.described.timeout, what)
+            return await within(awaitable, self.described.timeout, what)
         except ConnectorError as error:
             pytest.fail(f"{what} raised {type(error).__name__}: {error.reason}", pytrace=False)
 
