@@ -14,8 +14,6 @@ which are accepted); anything else is a 401. `calls` counts the operations serve
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
 import contextlib
 import random
 from collections import Counter
@@ -23,7 +21,7 @@ from enum import StrEnum
 from importlib.resources import files
 from typing import Self
 
-from aiohttp import hdrs, web
+from aiohttp import BasicAuth, hdrs, web
 
 from connectors.testing.soap_crm.crm import Crm, CrmError
 from connectors.testing.soap_crm.envelopes import (
@@ -174,15 +172,11 @@ class SoapCrm:
 
 
 def _basic_credentials(header: str) -> tuple[str, str] | None:
-    scheme, _, encoded = header.partition(" ")
-    if scheme.lower() != "basic":
-        return None
     try:
-        decoded = base64.b64decode(encoded.strip(), validate=True).decode()
-    except (binascii.Error, UnicodeDecodeError):
+        given = BasicAuth.decode(header, encoding="utf-8")
+    except ValueError:  # not Basic, or not base64 of UTF-8 text
         return None
-    login, _, password = decoded.partition(":")
-    return login, password
+    return given.login, given.password
 
 
 def _outage() -> web.Response:
