@@ -12,7 +12,6 @@ three steps (`SeparateAdmission`), the job durable before its acceptance is reco
 from __future__ import annotations
 
 from datetime import datetime
-from pathlib import Path
 from typing import Any, Protocol
 
 from sqlalchemy import Connection
@@ -20,7 +19,7 @@ from sqlalchemy import Connection
 from connectors.sql.database import sqlite_file
 from gateway.groupcommit import Grouped
 from gateway.logs import get_logger
-from gateway.queue import EmbeddedQueue, Job, JobQueue, QueueUnavailable, is_broker
+from gateway.queue import EmbeddedQueue, Job, JobQueue, QueueUnavailable
 from gateway.queue import sql as queue_sql
 from gateway.queue.embedded import DEFAULT_TIMEOUT, MAX_BATCH
 from gateway.sqlitefile import SqliteFile
@@ -87,7 +86,7 @@ def _admit(
         answers.append(answer)
     if rows:
         queue_sql.insert_jobs(connection, now, rows)
-        store_sql.record_new(connection, now, list(admitted.values()))
+        store_sql.record_new(connection, list(admitted.values()))
     return answers
 
 
@@ -98,10 +97,7 @@ def _key(accepted: Submission) -> store_sql.Key:
 def shared_file(store_url: str, queue_url: str) -> SqliteFile | None:
     """The one SQLite file that holds both the store and the embedded queue, when the
     configuration names the same file for both; None otherwise."""
-    store_file = sqlite_file(store_url)
-    if store_file is None or is_broker(queue_url):
-        return None
-    queue_file = Path(queue_url.partition(":///")[2])
-    if queue_file.resolve() != store_file.resolve():
+    store_file, queue_file = sqlite_file(store_url), sqlite_file(queue_url)
+    if store_file is None or queue_file is None or queue_file.resolve() != store_file.resolve():
         return None
     return SqliteFile(store_file, timeout=DEFAULT_TIMEOUT, max_batch=MAX_BATCH, name="gateway")

@@ -164,11 +164,10 @@ def accept(connection: Connection, _now: datetime, accepted: list[Submission]) -
 _RECORD_NEW = insert(submissions)
 
 
-def record_new(connection: Connection, _now: datetime, accepted: list[Submission]) -> list[None]:
+def record_new(connection: Connection, accepted: list[Submission]) -> None:
     """Acceptances the caller's transaction has made sure are new (no row under their
     job id or key): one multi-row INSERT, none of `accept`'s conflict handling."""
     connection.execute(_RECORD_NEW, [_row(submission) for submission in accepted])
-    return [None] * len(accepted)
 
 
 _SETTLE_OWN = update(submissions).where(submissions.c.job_id == bindparam("settled_job_id"))
