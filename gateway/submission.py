@@ -18,7 +18,7 @@ from gateway import idempotency
 from gateway.admission import Admission
 from gateway.idempotency import Identity
 from gateway.mapping import MappingError
-from gateway.open311.errors import bad_request, unavailable
+from gateway.open311.errors import Open311Error, bad_request, unavailable
 from gateway.open311.models import NewServiceRequest, RequestReceipt, ServiceType
 from gateway.outcomes import Outcome, Outcomes
 from gateway.queue import Job, QueueUnavailable
@@ -79,7 +79,7 @@ class Submissions:
             except QueueUnavailable as failure:
                 raise unavailable(f"the request could not be queued: {failure}") from None
             except StoreUnavailable as failure:
-                raise unavailable(f"the gateway cannot check for repeats now: {failure}") from None
+                raise _cannot_check_repeats(failure) from None
             if stored.job_id != job.id or stored.state is not SubmissionState.ACCEPTED:
                 return _answer(stored, realtime, request)
             seconds = tenant.sync_wait - (asyncio.get_running_loop().time() - received_at)
@@ -100,7 +100,7 @@ class Submissions:
         try:
             latest = await self._store.latest_by_fingerprint(tenant.id, identity.fingerprint)
         except StoreUnavailable as failure:
-            raise unavailable(f"the gateway cannot check for repeats now: {failure}") from None
+            raise _cannot_check_repeats(failure) from None
         if latest is None:
             return idempotency.fingerprint_key(identity.fingerprint, None)
         if (self._clock() - latest.accepted_at).total_seconds() < tenant.fingerprint_window:
@@ -111,7 +111,7 @@ class Submissions:
         try:
             return await self._store.by_key(tenant.id, key)
         except StoreUnavailable as failure:
-            raise unavailable(f"the gateway cannot check for repeats now: {failure}") from None
+            raise _cannot_check_repeats(failure) from None
 
     async def _wait(
         self, heard: asyncio.Future[Outcome], job: Job, seconds: float
@@ -137,6 +137,10 @@ class Submissions:
         if found is None or found.state is SubmissionState.ACCEPTED:
             return None
         return Outcome(job.id, job.jurisdiction_id, found.service_request_id, found.reason)
+
+
+def _cannot_check_repeats(failure: StoreUnavailable) -> Open311Error:
+    return unavailable(f"the gateway cannot check for repeats now: {failure}")
 
 
 def _answer(stored: Submission, realtime: bool, request: NewServiceRequest) -> RequestReceipt:
