@@ -9,7 +9,8 @@ the one transaction. When the database
 refuses a batch (a bad value, or a reference that is already stored), each ticket is
 retried alone, so one bad payload fails only itself, and a ticket whose reference is
 already stored gets the stored ticket back (idempotent create). Retries are rare, so
-the common path is two INSERTs and a commit.
+the common path is an INSERT per table, one SELECT that reads the new tickets back as
+the mapping sees them (joined with their lookups and contact), and a commit.
 """
 
 from __future__ import annotations
