@@ -11,6 +11,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
+from functools import cached_property
 from typing import Any, ClassVar
 
 from pydantic import BaseModel
@@ -102,8 +103,15 @@ class Connector:
         offers more on some backends (a SQL database that describes a services table)."""
         return cls.capabilities
 
+    @cached_property
+    def offered(self) -> frozenset[Capability]:
+        """What this instance offers, worked out once from its backend description:
+        the worker asks on every redelivered job, and some connectors validate the whole
+        description to answer."""
+        return self.capabilities_for(self.schema)
+
     def supports(self, capability: Capability) -> bool:
-        return capability in self.capabilities_for(self.schema)
+        return capability in self.offered
 
     async def start(self) -> None:
         """Open pools and sessions; called before the first operation. A start that raises
