@@ -33,7 +33,7 @@ def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Respons
         }
         checks: dict[str, Awaitable[object]] = {
             "store": runtime.store.ping(),
-            "queue": runtime.queue.depth(),
+            "queue": runtime.queue.ping(),
         }
         for tenant in runtime.tenants:
             if tenant.starter.problem is None:

@@ -196,6 +196,10 @@ class AmqpQueue:
             dead = self._publish_dead_letter(delivery.job, reason)
             return await self._move(lease_token, delivery, dead)
 
+    async def ping(self) -> None:
+        """A passive declare of each pending queue: what `depth` does, one call per queue."""
+        await self.depth()
+
     async def depth(self) -> int:
         with self._operation():
             channel = self._usable_publisher()

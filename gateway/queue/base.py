@@ -50,6 +50,10 @@ class JobQueue(Protocol):
     async def depth(self) -> int:
         """Jobs in the queue: ready, waiting for a retry, or leased."""
 
+    async def ping(self) -> None:
+        """Raises `QueueUnavailable` unless the queue can take a job now; at a cost that
+        does not grow with the jobs queued (`/readyz` asks every few seconds)."""
+
     async def dead_letters(self, limit: int, offset: int = 0) -> list[DeadLetter]:
         """Dead letters, newest first."""
 

@@ -118,6 +118,9 @@ class EmbeddedQueue:
     async def depth(self) -> int:
         return await self._run(sql.depth)
 
+    async def ping(self) -> None:
+        await self._run(sql.ping)
+
     async def dead_letters(self, limit: int, offset: int = 0) -> list[DeadLetter]:
         step = partial(sql.list_dead_letters, limit=limit, offset=offset)
         return await self._run(step)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -318,6 +319,24 @@ async def test_probes(client: TestClient) -> None:
     ready = await client.get("/readyz")
     assert ready.status == 200
     assert set((await ready.json())["checks"].values()) == {"ok"}
+
+
+async def test_readiness_fails_while_the_queue_cannot_take_a_job(client: TestClient) -> None:
+    """Another process holds the write lock of the file the queue lives in: the queue's
+    check fails within its lock wait, and the instance is out of rotation (503)."""
+    queue_file = client.app[RUNTIME].queue.path  # type: ignore[attr-defined]
+    holder = sqlite3.connect(queue_file, isolation_level=None)
+    holder.execute("BEGIN IMMEDIATE")
+    try:
+        ready = await client.get("/readyz")
+    finally:
+        holder.execute("ROLLBACK")
+        holder.close()
+    body = await ready.json()
+    assert ready.status == 503 and body["status"] == "unavailable"
+    assert body["checks"]["queue"].startswith("failed")
+    assert body["checks"]["store"] == "ok"
+    assert (await client.get("/readyz")).status == 200
 
 
 async def test_metrics_count_requests_by_route_and_status(client: TestClient) -> None:

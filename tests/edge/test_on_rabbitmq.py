@@ -49,3 +49,9 @@ async def test_a_repeated_key_gets_the_first_answer(client: TestClient) -> None:
     assert first.status == again.status == 200
     assert await first.json() == await again.json()
     assert API_KEY not in await again.text()
+
+
+async def test_readiness_checks_the_broker(client: TestClient) -> None:
+    ready = await client.get("/readyz")
+    assert ready.status == 200
+    assert (await ready.json())["checks"]["queue"] == "ok"

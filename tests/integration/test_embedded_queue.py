@@ -270,6 +270,25 @@ async def test_an_unstarted_queue_is_unavailable(tmp_path: Path, clock) -> None:
         await EmbeddedQueue(tmp_path / "queue.db").enqueue(new_job(clock))
 
 
+async def test_ping_answers_while_the_queue_can_take_a_job(tmp_path: Path, clock) -> None:
+    """It takes the write lock as an enqueue would: held elsewhere, ping fails in time."""
+    queue = EmbeddedQueue(tmp_path / "queue.db", clock=clock, timeout=0.5)
+    await queue.start()
+    try:
+        await queue.ping()
+        holder = sqlite3.connect(tmp_path / "queue.db", isolation_level=None)
+        holder.execute("BEGIN IMMEDIATE")
+        try:
+            with pytest.raises(QueueUnavailable, match="locked"):
+                await queue.ping()
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+        await queue.ping()
+    finally:
+        await queue.close()
+
+
 async def test_two_queues_on_one_file_never_lease_a_job_twice(tmp_path: Path, clock) -> None:
     """As a gateway and a separate worker process would: each with its own connection."""
     path = tmp_path / "queue.db"
