@@ -11,22 +11,17 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 
 from connectors.base import Connector, ConnectorError
 from gateway.catalogue import Catalogue, CatalogueHolder
 from gateway.logs import get_logger
 from gateway.mapping import MappingError
 from gateway.mapping.backend_catalogue import BackendCatalogue
-from gateway.tasks import cancelled
+from gateway.tasks import Sleep, cancelled, jittered
 
 log = get_logger(__name__)
 
-Sleep = Callable[[float], Awaitable[None]]
-
-JITTER = 0.1
-"""Each wait is the interval give or take this fraction, so that gateways started
-together do not all call the backend at the same moment."""
 FIRST_RETRY = 1.0
 """Seconds before retrying after a first load failed; doubled after each further failure,
 up to the interval, so that a gateway started while its backend was down recovers soon."""
@@ -134,4 +129,4 @@ class CatalogueRefresher:
         delay = self._interval
         if self._holder.loaded is None:
             delay = min(delay, FIRST_RETRY * 2 ** max(0, self._failed_first_loads - 1))
-        return delay * (1 + JITTER * (2 * self._random() - 1))
+        return jittered(delay, self._random)

@@ -12,24 +12,20 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from connectors.base import Connector, ConnectorError
 from gateway.logs import get_logger
 from gateway.queue import Backoff
-from gateway.tasks import cancelled
+from gateway.tasks import Sleep, cancelled, jittered
 
 log = get_logger(__name__)
-
-Sleep = Callable[[float], Awaitable[None]]
 
 RETRY = Backoff(base_seconds=1.0, cap_seconds=60.0)
 """Seconds between start attempts: 1, 2, 4 ... then a minute at most. There is no last
 attempt: a jurisdiction that gave up would stay down until someone restarts the gateway,
 and each attempt is bounded by the start timeout."""
-JITTER = 0.1
-"""Each wait is give or take this fraction, so gateways do not retry in step."""
 NOT_STARTED = "not started yet"
 
 
@@ -141,7 +137,7 @@ class ConnectorStarter:
             )
 
     def _delay(self, failures: int) -> float:
-        return self._retry.ceiling(failures) * (1 + JITTER * (2 * self._random() - 1))
+        return jittered(self._retry.ceiling(failures), self._random)
 
 
 def failure_reason(exc: Exception, timeout: float) -> str:
