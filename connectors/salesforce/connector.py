@@ -187,11 +187,7 @@ class SalesforceConnector(Connector):
 
     def _with_parents(self, client: Client, changes: list[Record], parent: str) -> list[Record]:
         ids = sorted({str(change[parent]) for change in changes if change.get(parent)})
-        parents = {
-            str(record["Id"])[:15]: record
-            for chunk in _chunks(ids)
-            for record in self._select(client, [soql.one_of("Id", chunk)])
-        }
+        parents = {str(record["Id"])[:15]: record for record in self._by_ids(client, ids, "Id")}
         for change in changes:
             found = parents.get(str(change.get(parent) or "")[:15])
             if found is not None:
@@ -274,11 +270,12 @@ class SalesforceConnector(Connector):
         spec = self._spec
         return _query(client, str(soql.Select(spec.fields, spec.sobject, conditions, limit=limit)))
 
-    def _by_ids(self, client: Client, ids: list[str]) -> list[Record]:
+    def _by_ids(self, client: Client, ids: list[str], field: str | None = None) -> list[Record]:
+        """The records whose `field` (the request id's by default) is one of `ids`."""
         return [
             record
             for chunk in _chunks(ids)
-            for record in self._select(client, [soql.one_of(self._spec.id, chunk)])
+            for record in self._select(client, [soql.one_of(field or self._spec.id, chunk)])
         ]
 
     def _valid_ids(self, ids: Iterable[str]) -> list[str]:
