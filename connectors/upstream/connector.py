@@ -52,7 +52,7 @@ from connectors.base import (
     TransientError,
     UnsupportedError,
 )
-from connectors.upstream.client import UpstreamClient
+from connectors.upstream.client import Reply, UpstreamClient
 from connectors.upstream.forms import Params, form_params, form_text
 from connectors.upstream.references import (
     description_reference,
@@ -114,12 +114,13 @@ class UpstreamConnector(Connector):
         await self._client.close()
 
     async def health(self) -> None:
-        await self._client.send("GET", "services", self._client.deadline(), params=self._query())
+        client = self._client
+        await client.send("GET", "services", client.deadline(), params=client.query())
 
     async def list_services(self) -> list[Record]:
         deadline = self._client.deadline()
         services = (
-            await self._client.send("GET", "services", deadline, params=self._query())
+            await self._client.send("GET", "services", deadline, params=self._client.query())
         ).records()
         described = [service for service in services if service.get("metadata") is True]
         definitions = await _all(self._definition(service, deadline) for service in described)
@@ -131,7 +132,7 @@ class UpstreamConnector(Connector):
         code = str(service.get("service_code", ""))
         try:
             reply = await self._client.send(
-                "GET", f"services/{_segment(code)}", deadline, params=self._query()
+                "GET", f"services/{_segment(code)}", deadline, params=self._client.query()
             )
         except NotFoundError:
             raise TransientError(
@@ -190,7 +191,7 @@ class UpstreamConnector(Connector):
             try:
                 receipts = (
                     await self._client.send(
-                        "GET", f"tokens/{_segment(token)}", deadline, params=self._query()
+                        "GET", f"tokens/{_segment(token)}", deadline, params=self._client.query()
                     )
                 ).records()
             except (TransientError, NotFoundError):
@@ -213,8 +214,9 @@ class UpstreamConnector(Connector):
 
     async def _find_by_header(self, reference: str) -> Record | None:
         deadline = self._client.deadline()
+        headers = {KEY_HEADER: reference}
         reply = await self._client.send(
-            "GET", "requests", deadline, params=self._query(), headers={KEY_HEADER: reference}
+            "GET", "requests", deadline, params=self._client.query(), headers=headers
         )
         if reply.headers.get(KEY_HEADER) != reference:
             raise UnsupportedError(
@@ -227,7 +229,7 @@ class UpstreamConnector(Connector):
     async def _find_in_descriptions(self, reference: str) -> Record | None:
         now = datetime.now(UTC)
         start = now - timedelta(days=self._settings.reference.lookback_days)
-        params = self._query(*window_params(start, now + CLOCK_SKEW))
+        params = self._client.query(*window_params(start, now + CLOCK_SKEW))
         records = (
             await self._client.send("GET", "requests", self._client.deadline(), params=params)
         ).records()
@@ -250,7 +252,7 @@ class UpstreamConnector(Connector):
                     "GET",
                     f"requests/{_segment(service_request_id)}",
                     deadline,
-                    params=self._query(),
+                    params=self._client.query(),
                 )
             ).records()
         except NotFoundError:
@@ -261,7 +263,7 @@ class UpstreamConnector(Connector):
         if any("," in i for i in ids):  # a comma list cannot carry them: one call each
             found = await _all(self._one(i, deadline) for i in ids)
             return [record for records in found for record in records]
-        params = self._query(("service_request_id", ",".join(ids)))
+        params = self._client.query(("service_request_id", ",".join(ids)))
         return self._matching(
             (await self._client.send("GET", "requests", deadline, params=params)).records(), ids
         )
@@ -294,7 +296,7 @@ class UpstreamConnector(Connector):
         params.append(("page_size", str(query.limit)))
         records = (
             await self._client.send(
-                "GET", "requests", self._client.deadline(), params=self._query(*params)
+                "GET", "requests", self._client.deadline(), params=self._client.query(*params)
             )
         ).records()
         records = within(records, SEARCH_TIME, bounds.low, bounds.high)
@@ -303,19 +305,10 @@ class UpstreamConnector(Connector):
     async def updates(self, since: datetime, until: datetime) -> list[Record]:
         if self._has_updates is False:
             raise _no_updates()
-        params = self._query(*window_params(since, until))
-        try:
-            records = (
-                await self._client.send(
-                    "GET", "servicerequestupdates", self._client.deadline(), params=params
-                )
-            ).records()
-        except (NotFoundError, UnsupportedError):
-            if self._settings.updates == "detect":
-                self._has_updates = False
-            raise _no_updates() from None
-        self._has_updates = True
-        return oldest_first(within(records, UPDATE_TIME, since, until), UPDATE_TIME)
+        reply = await self._updates_reply(since, until, self._client.deadline())
+        if reply is None:
+            raise _no_updates()
+        return oldest_first(within(reply.records(), UPDATE_TIME, since, until), UPDATE_TIME)
 
     async def post_update(self, payload: Record) -> Record:
         deadline = self._client.deadline()
@@ -335,16 +328,22 @@ class UpstreamConnector(Connector):
         """Whether the upstream serves updates, asked once for the last second's, so that
         a 404 to a POST then means an unknown request, not a missing extension."""
         now = datetime.now(UTC)
-        params = self._query(*window_params(now - timedelta(seconds=1), now))
-        try:
-            await self._client.send("GET", "servicerequestupdates", deadline, params=params)
-        except (NotFoundError, UnsupportedError):
-            self._has_updates = False
-            return
-        self._has_updates = True
+        await self._updates_reply(now - timedelta(seconds=1), now, deadline)
 
-    def _query(self, *params: tuple[str, str]) -> Params:
-        return self._client.query(*params)
+    async def _updates_reply(
+        self, since: datetime, until: datetime, deadline: float
+    ) -> Reply | None:
+        """The upstream's updates in the window; None when it has no such route, which
+        detection remembers."""
+        params = self._client.query(*window_params(since, until))
+        try:
+            reply = await self._client.send("GET", "servicerequestupdates", deadline, params=params)
+        except (NotFoundError, UnsupportedError):
+            if self._settings.updates == "detect":
+                self._has_updates = False
+            return None
+        self._has_updates = True
+        return reply
 
     def _present(self, record: Record) -> Record:
         """A request as the mapping reads it: the reference line is the connector's own."""
