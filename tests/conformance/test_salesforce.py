@@ -53,11 +53,9 @@ class TestSalesforce(ConnectorConformance):
     @pytest.fixture
     async def connector_under_test(self) -> AsyncIterator[ConnectorUnderTest]:
         with running_salesforce() as salesforce:
-            proxy = FaultProxy.before(salesforce.url)
-            await proxy.start()
-            url = proxy.url(salesforce.url)
-            salesforce.simulator.instance_url = url  # tokens send the connector there too
-            try:
+            async with FaultProxy.before(salesforce.url) as proxy:
+                url = proxy.url(salesforce.url)
+                salesforce.simulator.instance_url = url  # tokens send the connector there too
                 yield ConnectorUnderTest(
                     connector="salesforce",
                     settings=settings(salesforce, instance_url=url),
@@ -67,5 +65,3 @@ class TestSalesforce(ConnectorConformance):
                     outage=network_outage(proxy),
                     stall=network_stall(proxy),
                 )
-            finally:
-                await proxy.close()

@@ -25,11 +25,6 @@ class TestSqlOnDatabaseServers(ConnectorConformance):
     async def connector_under_test(
         self, request: pytest.FixtureRequest
     ) -> AsyncIterator[ConnectorUnderTest]:
-        async with DATABASES[request.param]() as url:
-            proxy = FaultProxy.before(url)
-            await proxy.start()
-            try:
-                outage, stall = network_outage(proxy), tables_locked(url, request.param)
-                yield embedded_sql(proxy.url(url), outage=outage, stall=stall)
-            finally:
-                await proxy.close()
+        async with DATABASES[request.param]() as url, FaultProxy.before(url) as proxy:
+            outage, stall = network_outage(proxy), tables_locked(url, request.param)
+            yield embedded_sql(proxy.url(url), outage=outage, stall=stall)

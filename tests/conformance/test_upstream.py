@@ -37,9 +37,7 @@ class TestUpstreamOpen311(ConnectorConformance):
         monkeypatch: pytest.MonkeyPatch,
     ) -> AsyncIterator[ConnectorUnderTest]:
         url, _ = await upstream_gateway(aiohttp_server, tmp_path / "upstream", monkeypatch)
-        proxy = FaultProxy.before(url)
-        await proxy.start()
-        try:
+        async with FaultProxy.before(url) as proxy:
             yield ConnectorUnderTest(
                 connector="open311",
                 settings={
@@ -53,5 +51,3 @@ class TestUpstreamOpen311(ConnectorConformance):
                 outage=network_outage(proxy),
                 stall=network_stall(proxy),
             )
-        finally:
-            await proxy.close()

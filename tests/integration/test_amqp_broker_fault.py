@@ -31,10 +31,8 @@ RECOVERY = 60.0
 
 @pytest.fixture
 async def proxy() -> AsyncIterator[FaultProxy]:
-    proxy = FaultProxy.before(await rabbitmq_url())
-    await proxy.start()
-    yield proxy
-    await proxy.close()
+    async with FaultProxy.before(await rabbitmq_url()) as proxy:
+        yield proxy
 
 
 @pytest.fixture

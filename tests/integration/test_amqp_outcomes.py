@@ -111,26 +111,24 @@ async def test_the_reply_queue_lives_and_dies_with_its_instance(
 async def test_after_a_reconnect_the_same_address_hears_outcomes_again(
     broker: str, worker: AmqpOutcomes
 ) -> None:
-    proxy = FaultProxy.before(broker)
-    await proxy.start()
-    gateway = await started(proxy.url(broker))
-    try:
-        address = gateway.address
-        proxy.cut()
-        proxy.accept()
-        async with asyncio.timeout(DEADLINE * 3):
-            while True:  # announcements before the queue is declared again are dropped
-                job = job_for(gateway)
-                waiting = gateway.expect(job.id)
-                await worker.announce(job, created(job))
-                try:
-                    async with asyncio.timeout(0.5):
-                        assert await waiting == created(job)
-                        break
-                except TimeoutError:
-                    gateway.forget(job.id)
-        assert gateway.address == address
-        assert proxy.accepted >= 2
-    finally:
-        await gateway.close()
-        await proxy.close()
+    async with FaultProxy.before(broker) as proxy:
+        gateway = await started(proxy.url(broker))
+        try:
+            address = gateway.address
+            proxy.cut()
+            proxy.accept()
+            async with asyncio.timeout(DEADLINE * 3):
+                while True:  # announcements before the queue is declared again are dropped
+                    job = job_for(gateway)
+                    waiting = gateway.expect(job.id)
+                    await worker.announce(job, created(job))
+                    try:
+                        async with asyncio.timeout(0.5):
+                            assert await waiting == created(job)
+                            break
+                    except TimeoutError:
+                        gateway.forget(job.id)
+            assert gateway.address == address
+            assert proxy.accepted >= 2
+        finally:
+            await gateway.close()

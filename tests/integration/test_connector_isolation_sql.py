@@ -56,11 +56,9 @@ async def postgres_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def proxy(postgres_url: str) -> AsyncIterator[FaultProxy]:
     """A proxy in front of the test's database server, refusing connections at first."""
-    proxy = FaultProxy.before(postgres_url)
-    await proxy.start()
-    proxy.cut()
-    yield proxy
-    await proxy.close()
+    async with FaultProxy.before(postgres_url) as proxy:
+        proxy.cut()
+        yield proxy
 
 
 async def readiness(client: TestClient) -> dict[str, str]:

@@ -355,12 +355,8 @@ async def test_an_unknown_service_is_not_found(
 
 @pytest.fixture
 async def proxy(upstream: tuple[str, Runtime]) -> AsyncIterator[FaultProxy]:
-    proxy = FaultProxy.before(upstream[0])
-    await proxy.start()
-    try:
+    async with FaultProxy.before(upstream[0]) as proxy:
         yield proxy
-    finally:
-        await proxy.close()
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
