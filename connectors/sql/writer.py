@@ -9,8 +9,9 @@ the one transaction. When the database
 refuses a batch (a bad value, or a reference that is already stored), each ticket is
 retried alone, so one bad payload fails only itself, and a ticket whose reference is
 already stored gets the stored ticket back (idempotent create). Retries are rare, so
-the common path is an INSERT per table, one SELECT that reads the new tickets back as
-the mapping sees them (joined with their lookups and contact), and a commit.
+the common path is an INSERT per table and a commit, and a SELECT that reads the new
+tickets back as the mapping sees them when the view joins lookups or a contact table
+(or the database cannot return the rows of a multi-row INSERT).
 """
 
 from __future__ import annotations
@@ -57,6 +58,12 @@ class TicketWriter:
         self._reference = tables.tickets.c[spec.reference]
         self._insert_tickets = insert(tables.tickets)
         self._insert_returning_ids = insert(tables.tickets).returning(self._id, self._reference)
+        self._insert_returning_records = (
+            insert(tables.tickets).returning(*tables.tickets.c)
+            if not tables.lookups and tables.contact is None
+            else None
+        )
+        """When the view joins nothing, the INSERT returns the records it would read back."""
         self._insert_changes = insert(tables.history)
         self._insert_contacts = insert(tables.contact) if tables.contact is not None else None
         self._queue: asyncio.Queue[NewTicket] = asyncio.Queue()
@@ -140,7 +147,17 @@ class TicketWriter:
             fresh.setdefault(new.reference, new)
         tickets = [dict(new.ticket) for new in fresh.values()]
         self._view.resolve_lookups(connection, tickets)
-        ids = self._insert_ticket_rows(connection, tickets)
+        returned = self._insert_returning_records
+        stored: dict[str, Record] | None = None
+        if returned is not None and connection.dialect.insert_executemany_returning:
+            stored = {
+                record[spec.tickets.reference]: record
+                for rows in _same_keys(tickets)
+                for record in map(self._view.record, connection.execute(returned, rows))
+            }
+            ids = {reference: record[spec.tickets.id] for reference, record in stored.items()}
+        else:
+            ids = self._insert_ticket_rows(connection, tickets)
         first_changes = []
         for reference, new in fresh.items():
             change = {**new.first_change, spec.history.ticket: ids[reference]}
@@ -158,8 +175,11 @@ class TicketWriter:
             ]
             for rows in _same_keys(contacts):
                 connection.execute(self._insert_contacts, rows)
-        stored = self._view.read(connection, self._view.select().where(self._id.in_(ids.values())))
-        return {record[spec.tickets.reference]: record for record in stored}
+        if stored is None:
+            query = self._view.select().where(self._id.in_(ids.values()))
+            read_back = self._view.read(connection, query)
+            stored = {record[spec.tickets.reference]: record for record in read_back}
+        return stored
 
     def _insert_ticket_rows(self, connection: Connection, tickets: list[Record]) -> dict[str, Any]:
         """The new tickets' ids by reference."""
