@@ -26,8 +26,26 @@ from sqlalchemy import (
 
 from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
 from gateway.queue.schema import JOB_COLUMNS, UtcMicros, dead_letters, jobs
+from gateway.rowsinsert import RowsInsert
 
-_INSERT_JOB = insert(jobs).prefix_with("OR IGNORE")
+_INSERT_JOBS = RowsInsert(
+    jobs,
+    (
+        "id",
+        "jurisdiction_id",
+        "kind",
+        "idempotency_key",
+        "payload",
+        "attempt",
+        "enqueued_at",
+        "not_before",
+        "last_error",
+        "visible_at",
+        "lease_token",
+        "reply_to",
+    ),
+    prefix="OR IGNORE",
+)
 """Enqueueing a job whose id is already queued is a no-op, not a failed batch."""
 
 
@@ -50,26 +68,27 @@ _TAKE = (
 """Leases the same rows `_READY` returned: both run in one `BEGIN IMMEDIATE` transaction."""
 
 
-def job_row(job: Job) -> dict[str, Any]:
-    return {
-        "id": job.id,
-        "jurisdiction_id": job.jurisdiction_id,
-        "kind": job.kind.value,
-        "idempotency_key": job.idempotency_key,
-        "payload": job.payload,
-        "attempt": job.attempt,
-        "enqueued_at": job.enqueued_at,
-        "not_before": job.not_before,
-        "last_error": job.last_error,
-        "visible_at": job.not_before,
-        "lease_token": None,
-        "reply_to": job.reply_to,
-    }
+def job_row(job: Job) -> tuple[Any, ...]:
+    """The job as `insert_jobs` takes it: visible once it may run, and not leased."""
+    return (
+        job.id,
+        job.jurisdiction_id,
+        job.kind.value,
+        job.idempotency_key,
+        job.payload,
+        job.attempt,
+        job.enqueued_at,
+        job.not_before,
+        job.last_error,
+        job.not_before,
+        None,
+        job.reply_to,
+    )
 
 
-def insert_jobs(connection: Connection, _now: datetime, rows: list[dict[str, Any]]) -> list[None]:
+def insert_jobs(connection: Connection, _now: datetime, rows: list[tuple[Any, ...]]) -> list[None]:
     """Every job enqueued in the batch, in one multi-row INSERT."""
-    connection.execute(_INSERT_JOB, rows)
+    _INSERT_JOBS.execute(connection, rows)
     return [None] * len(rows)
 
 

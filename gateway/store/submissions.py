@@ -14,10 +14,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Connection, Row, bindparam, insert, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from gateway.queue.jobs import Job
+from gateway.rowsinsert import RowsInsert
 from gateway.store.tables import submissions
 
 
@@ -161,13 +162,29 @@ def accept(connection: Connection, _now: datetime, accepted: list[Submission]) -
     return stored
 
 
-_RECORD_NEW = insert(submissions)
+_RECORD_NEW = RowsInsert(
+    submissions,
+    ("job_id", "jurisdiction_id", "idempotency_key", "fingerprint", "state", "accepted_at"),
+)
 
 
 def record_new(connection: Connection, accepted: list[Submission]) -> None:
     """Acceptances the caller's transaction has made sure are new (no row under their
     job id or key): one multi-row INSERT, none of `accept`'s conflict handling."""
-    connection.execute(_RECORD_NEW, [_row(submission) for submission in accepted])
+    _RECORD_NEW.execute(
+        connection,
+        [
+            (
+                submission.job_id,
+                submission.jurisdiction_id,
+                submission.idempotency_key,
+                submission.fingerprint,
+                submission.state.value,
+                submission.accepted_at,
+            )
+            for submission in accepted
+        ],
+    )
 
 
 _SETTLE_OWN = update(submissions).where(submissions.c.job_id == bindparam("settled_job_id"))

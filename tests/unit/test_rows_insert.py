@@ -1,0 +1,105 @@
+"""RowsInsert: a batch's rows in as few statements as the parameter limit allows, each
+value through its column's bind processor, on a real SQLite database."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import (
+    Column,
+    Connection,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    create_engine,
+    event,
+    select,
+)
+
+from gateway.queue.schema import UtcMicros
+from gateway.rowsinsert import MAX_PARAMETERS, RowsInsert
+
+metadata = MetaData()
+things = Table(
+    "things",
+    metadata,
+    Column("seq", Integer, primary_key=True),
+    Column("name", String(20), nullable=False, unique=True),
+    Column("at", UtcMicros, nullable=False),
+    Column("note", String(20), nullable=True),
+)
+START = datetime(2026, 11, 25, 3, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def connection(tmp_path: Path):
+    engine = create_engine(f"sqlite:///{tmp_path / 'rows.db'}")
+    statements: list[str] = []
+    event.listen(
+        engine, "before_cursor_execute", lambda *args: statements.append(args[2]), named=False
+    )
+    metadata.create_all(engine)
+    with engine.connect() as connection:
+        connection.info["statements"] = statements
+        yield connection
+    engine.dispose()
+
+
+def rows(count: int, offset: int = 0) -> list[tuple[str, datetime, str | None]]:
+    return [
+        (f"n{offset + i}", START + timedelta(microseconds=offset + i), None if i % 2 else "x")
+        for i in range(count)
+    ]
+
+
+def stored(connection: Connection) -> list[tuple[str, datetime, str | None]]:
+    found = connection.execute(select(things.c.name, things.c.at, things.c.note).order_by("seq"))
+    return [tuple(row) for row in found]
+
+
+def inserts(connection: Connection) -> list[str]:
+    return [s for s in connection.info["statements"] if s.startswith("INSERT")]
+
+
+def test_a_batch_is_one_statement_and_reads_back_as_given(connection: Connection) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"))
+    with connection.begin():
+        insert.execute(connection, rows(5))
+    assert stored(connection) == rows(5)
+    assert len(inserts(connection)) == 1
+
+
+def test_a_batch_past_the_parameter_limit_is_split(connection: Connection) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"))
+    per_statement = MAX_PARAMETERS // 3
+    with connection.begin():
+        insert.execute(connection, rows(per_statement * 2 + 1))
+    assert stored(connection) == rows(per_statement * 2 + 1)
+    assert len(inserts(connection)) == 3
+
+
+def test_the_prefix_applies_to_every_row(connection: Connection) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"), prefix="OR IGNORE")
+    with connection.begin():
+        insert.execute(connection, rows(3))
+        insert.execute(connection, rows(4))  # the first three are there: only n3 goes in
+    assert stored(connection) == rows(4)
+
+
+def test_without_the_prefix_a_conflict_fails_the_whole_statement(connection: Connection) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"))
+    with connection.begin():
+        insert.execute(connection, rows(2))
+    with pytest.raises(Exception, match="UNIQUE"), connection.begin():
+        insert.execute(connection, rows(3))
+    assert stored(connection) == rows(2)
+
+
+def test_a_row_of_the_wrong_width_is_refused(connection: Connection) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"))
+    with pytest.raises(ValueError), connection.begin():
+        insert.execute(connection, [("n0", START)])
+    assert stored(connection) == []
