@@ -6,6 +6,7 @@ untouched and never looks inside (they hold personal data).
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -19,9 +20,14 @@ class JobKind(StrEnum):
 
 
 def new_job_id() -> str:
-    """128 random bits in hex: usable as is in a URL path and as a CLI argument (never
-    starting with '-', which argparse would take for an option)."""
-    return random_hex(16)
+    """32 hex digits: the milliseconds since the epoch (12), then 80 random bits (20).
+
+    Ids made later sort later, so a batch's new rows land at the end of the queue's and
+    the store's indexes on the job id, not on as many pages as the batch has rows (each
+    page rewritten whole into the WAL); the random bits keep a token unguessable. Usable
+    as is in a URL path and as a CLI argument (never starting with '-', which argparse
+    would take for an option)."""
+    return f"{time.time_ns() // 1_000_000:012x}{random_hex(10)}"
 
 
 @dataclass(frozen=True, slots=True)
