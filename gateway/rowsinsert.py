@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from itertools import chain
 from typing import Any
 
 from sqlalchemy import Connection, Dialect, Table, bindparam, insert
@@ -37,20 +38,23 @@ class RowsInsert:
     def execute(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         dialect = connection.dialect
         processors = self._processors(dialect)
+        width = len(self.columns)
+        if any(len(row) != width for row in rows):
+            raise ValueError(f"a row for {self._table.name} does not have {width} values")
         for start in range(0, len(rows), self._chunk):
             chunk = rows[start : start + self._chunk]
-            parameters = [
-                value if process is None else process(value)
-                for row in chunk
-                for value, process in zip(row, processors, strict=True)
-            ]
+            parameters = list(chain.from_iterable(chunk))
+            for column, process in processors:  # a column at a time, at C speed
+                parameters[column::width] = map(process, parameters[column::width])
             connection.exec_driver_sql(self._statement(dialect, len(chunk)), tuple(parameters))
 
-    def _processors_for(self, dialect: Dialect) -> tuple[Processor | None, ...]:
-        return tuple(
-            self._table.c[name].type.dialect_impl(dialect).bind_processor(dialect)
-            for name in self.columns
+    def _processors_for(self, dialect: Dialect) -> tuple[tuple[int, Processor], ...]:
+        """(position, processor) of each column whose type converts values."""
+        found = (
+            (column, self._table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for column, name in enumerate(self.columns)
         )
+        return tuple((column, process) for column, process in found if process is not None)
 
     def _compile(self, dialect: Dialect, rows: int) -> str:
         """The statement for `rows` rows, its parameters row by row in column order."""
