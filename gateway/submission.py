@@ -71,24 +71,30 @@ class Submissions:
             if (first := await self._first_under(tenant, recognised)) is not None:
                 return _answer(first, realtime, request)
             raise bad_request(f"request cannot be mapped for the backend: {exc}") from None
+        if not realtime:  # answered with its token once queued: nobody waits for it
+            return _answer(await self._admit(job, identity), realtime, request)
         heard = self._outcomes.expect(job.id)
         try:
-            try:
-                accepted = Submission.accepting(job, identity.fingerprint)
-                stored = await self._admission.admit(job, accepted)
-            except QueueUnavailable as failure:
-                raise unavailable(f"the request could not be queued: {failure}") from None
-            except StoreUnavailable as failure:
-                raise _cannot_check_repeats(failure) from None
+            stored = await self._admit(job, identity)
             if stored.job_id != job.id or stored.state is not SubmissionState.ACCEPTED:
                 return _answer(stored, realtime, request)
             seconds = tenant.sync_wait - (asyncio.get_running_loop().time() - received_at)
-            outcome = await self._wait(heard, job, seconds if realtime else 0.0)
+            outcome = await self._wait(heard, job, seconds)
         finally:
             self._outcomes.forget(job.id)
         if outcome is None:
             return _receipt(job.id, None, None, realtime, request)
         return _receipt(job.id, outcome.service_request_id, outcome.error, realtime, request)
+
+    async def _admit(self, job: Job, identity: Identity) -> Submission:
+        """The submission as stored (see `Admission.admit`); 503 when the job may not
+        be durable."""
+        try:
+            return await self._admission.admit(job, Submission.accepting(job, identity.fingerprint))
+        except QueueUnavailable as failure:
+            raise unavailable(f"the request could not be queued: {failure}") from None
+        except StoreUnavailable as failure:
+            raise _cannot_check_repeats(failure) from None
 
     async def _recognise(self, tenant: Tenant, identity: Identity) -> Submission | str:
         """The key to queue the request under (admission tells whether it is a repeat);
