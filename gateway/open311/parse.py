@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from contextlib import suppress
 from datetime import datetime, timedelta
 from math import isfinite
 
@@ -218,10 +217,12 @@ def _coordinate(
     text = _first(found, name)
     if text is None:
         return None
-    with suppress(ValueError):
+    try:
         value = parse_number(text)
-        if -bound <= value <= bound:
-            return value
+    except ValueError:
+        value = None
+    if value is not None and -bound <= value <= bound:
+        return value
     problems.append(f"{name}: must be a number between -{bound} and {bound}")
     return None
 

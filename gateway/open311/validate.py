@@ -29,6 +29,8 @@ def validate_against_definition(
     attributes, problems = check_attributes(request.attributes, definition)
     if problems:
         raise bad_request(*problems)
+    if attributes == request.attributes:  # already in shape: most requests
+        return request
     return request.model_copy(update={"attributes": attributes})
 
 
