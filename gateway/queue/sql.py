@@ -24,9 +24,9 @@ from sqlalchemy import (
     update,
 )
 
+from gateway.driversql import RowsInsert
 from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
 from gateway.queue.schema import JOB_COLUMNS, UtcMicros, dead_letters, jobs
-from gateway.rowsinsert import RowsInsert
 
 _INSERT_JOBS = RowsInsert(
     jobs,

@@ -19,8 +19,8 @@ from sqlalchemy import (
     select,
 )
 
+from gateway.driversql import MAX_PARAMETERS, RowsInsert
 from gateway.queue.schema import UtcMicros
-from gateway.rowsinsert import MAX_PARAMETERS, RowsInsert
 
 metadata = MetaData()
 things = Table(

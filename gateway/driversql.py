@@ -1,12 +1,13 @@
-"""Many rows inserted by one statement (`INSERT ... VALUES (...), (...), ...`), for the
-grouped steps of a batch that write one row per caller.
+"""Statements compiled by SQLAlchemy once and run through the driver, for the steps
+of a group commit that run on every POST: on such small statements SQLAlchemy's
+execution (a cache key per call, per-row parameter processing) cost more than the
+database's own work.
 
-An executemany steps the database once per row. On SQLite each step hands the GIL to
-the event loop and takes it back, which costs up to a switch interval while the loop is
-busy: a batch's commit waited on those hand-offs more than on its fsync. SQLAlchemy's
-per-row parameter processing was also a tenth of an accepted POST's CPU. Here a batch
-is one execution; the statement is compiled by SQLAlchemy once per row count, and each
-value goes through its column's own bind processor.
+`RowsInsert` inserts a batch's rows with one statement (`INSERT ... VALUES (...),
+(...)`). An executemany steps the database once per row, and on SQLite each step hands
+the GIL to the event loop and takes it back, which costs up to a switch interval while
+the loop is busy: a batch's commit waited on those hand-offs more than on its fsync.
+Each value still goes through its column's own bind processor.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Table, bindparam, insert
+from sqlalchemy import Connection, Dialect, Executable, Table, bindparam, insert
 
 Processor = Callable[[Any], Any]
 
@@ -65,10 +66,14 @@ class RowsInsert:
         statement = insert(self._table).values(values)
         if self._prefix is not None:
             statement = statement.prefix_with(self._prefix)
-        compiled = statement.compile(dialect=dialect)
-        expected = [
-            f"r{row}_{column}" for row in range(rows) for column in range(len(self.columns))
-        ]
-        if list(compiled.positiontup or ()) != expected:
-            raise RuntimeError(f"{dialect.name} orders an INSERT's parameters otherwise")
-        return compiled.string
+        names = [f"r{row}_{column}" for row in range(rows) for column in range(len(self.columns))]
+        return positional_sql(statement, dialect, names)
+
+
+def positional_sql(statement: Executable, dialect: Dialect, names: Sequence[str]) -> str:
+    """The statement's SQL for the dialect, taking the values of its bound parameters
+    `names` as a tuple, in that order."""
+    compiled = statement.compile(dialect=dialect)
+    if list(compiled.positiontup or ()) != list(names):
+        raise RuntimeError(f"{dialect.name} orders the statement's parameters otherwise")
+    return compiled.string
