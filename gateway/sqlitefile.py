@@ -15,7 +15,7 @@ pays one per batch.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from pathlib import Path
@@ -101,12 +101,13 @@ class SqliteFile:
             self._connection = None
         self._thread.shutdown(wait=False)
 
-    async def run(
+    def run(
         self, work: Grouped[Any, T] | Step[T], unavailable: Callable[[str], Exception]
-    ) -> T:
+    ) -> Awaitable[T]:
         """The work's result once the transaction it shared committed; a failure reaches
-        the caller as `unavailable`."""
-        return await self._committer.run(work, unavailable)
+        the caller as `unavailable`. (The committer's own awaitable: one coroutine less
+        to resume per POST.)"""
+        return self._committer.run(work, unavailable)
 
     async def outside_transaction(self, work: Callable[[Connection], T]) -> T:
         """Work that must run between transactions (ATTACH, DETACH), on the file's thread."""
