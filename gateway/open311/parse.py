@@ -81,7 +81,7 @@ def parse_new_request(params: Params) -> NewServiceRequest:
         problems.append("lat: given without long")
     if "long" in found and "lat" not in found:
         problems.append("long: given without lat")
-    if not any(name in found for name in _LOCATION_FIELDS):
+    if found.keys().isdisjoint(_LOCATION_FIELDS):
         problems.append("location: one of lat and long, address_string or address_id is required")
     description = _description(found, problems)
     if problems or service_code is None:
