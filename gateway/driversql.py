@@ -30,16 +30,16 @@ class RowsInsert:
 
     def __init__(self, table: Table, columns: Sequence[str], *, prefix: str | None = None) -> None:
         self._table = table
-        self.columns = tuple(columns)
+        self._columns = tuple(columns)
         self._prefix = prefix
-        self._chunk = MAX_PARAMETERS // len(self.columns)
+        self._chunk = MAX_PARAMETERS // len(self._columns)
         self._statement = lru_cache(maxsize=None)(self._compile)
         self._processors = lru_cache(maxsize=None)(self._processors_for)
 
     def execute(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
         dialect = connection.dialect
         processors = self._processors(dialect)
-        width = len(self.columns)
+        width = len(self._columns)
         if any(len(row) != width for row in rows):
             raise ValueError(f"a row for {self._table.name} does not have {width} values")
         for start in range(0, len(rows), self._chunk):
@@ -53,21 +53,23 @@ class RowsInsert:
         """(position, processor) of each column whose type converts values."""
         found = (
             (column, self._table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for column, name in enumerate(self.columns)
+            for column, name in enumerate(self._columns)
         )
         return tuple((column, process) for column, process in found if process is not None)
 
     def _compile(self, dialect: Dialect, rows: int) -> str:
         """The statement for `rows` rows, its parameters row by row in column order."""
+        names = [
+            [f"r{row}_{column}" for column in range(len(self._columns))] for row in range(rows)
+        ]
         values = [
-            {name: bindparam(f"r{row}_{column}") for column, name in enumerate(self.columns)}
-            for row in range(rows)
+            {column: bindparam(name) for column, name in zip(self._columns, row, strict=True)}
+            for row in names
         ]
         statement = insert(self._table).values(values)
         if self._prefix is not None:
             statement = statement.prefix_with(self._prefix)
-        names = [f"r{row}_{column}" for row in range(rows) for column in range(len(self.columns))]
-        return positional_sql(statement, dialect, names)
+        return positional_sql(statement, dialect, list(chain.from_iterable(names)))
 
 
 def positional_sql(statement: Executable, dialect: Dialect, names: Sequence[str]) -> str:

@@ -29,22 +29,7 @@ from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
 from gateway.queue.schema import JOB_COLUMNS, UtcMicros, dead_letters, jobs
 
 _INSERT_JOBS = RowsInsert(
-    jobs,
-    (
-        "id",
-        "jurisdiction_id",
-        "kind",
-        "idempotency_key",
-        "payload",
-        "attempt",
-        "enqueued_at",
-        "not_before",
-        "last_error",
-        "visible_at",
-        "lease_token",
-        "reply_to",
-    ),
-    prefix="OR IGNORE",
+    jobs, (*JOB_COLUMNS, "last_error", "visible_at", "lease_token", "reply_to"), prefix="OR IGNORE"
 )
 """Enqueueing a job whose id is already queued is a no-op, not a failed batch."""
 
@@ -69,7 +54,8 @@ _TAKE = (
 
 
 def job_row(job: Job) -> tuple[Any, ...]:
-    """The job as `insert_jobs` takes it: visible once it may run, and not leased."""
+    """The job as `insert_jobs` takes it (the columns of `_INSERT_JOBS`, in order):
+    visible once it may run, and not leased."""
     return (
         job.id,
         job.jurisdiction_id,
