@@ -265,7 +265,10 @@ def _settle_elsewhere(connection: Connection, now: datetime, settlement: Settlem
 def dead(connection: Connection, *, limit: int, offset: int) -> list[Submission]:
     query = (
         select(submissions)
-        .where(submissions.c.state == SubmissionState.DEAD.value)
+        .where(
+            submissions.c.state == SubmissionState.DEAD.value,
+            submissions.c.settled_at.is_not(None),  # always true; lets the partial index serve
+        )
         .order_by(submissions.c.settled_at.desc(), submissions.c.job_id)
         .limit(limit)
         .offset(offset)

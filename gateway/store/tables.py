@@ -5,7 +5,9 @@ A change here needs a new revision in `migrations/versions/`; a test compares th
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, MetaData, String, Table, Text, UniqueConstraint
+from typing import Any
+
+from sqlalchemy import Column, Index, MetaData, String, Table, Text, UniqueConstraint, text
 
 from connectors.sql.columns import UtcDateTime
 
@@ -16,6 +18,13 @@ metadata = MetaData(
         "pk": "pk_%(table_name)s",
     }
 )
+
+
+def _only_where_set(column: str) -> dict[str, Any]:
+    """An index of the rows whose `column` is set: the others never look it up."""
+    condition = text(f"{column} IS NOT NULL")
+    return {"sqlite_where": condition, "postgresql_where": condition}
+
 
 submissions = Table(
     "submissions",
@@ -30,13 +39,14 @@ submissions = Table(
     Column("accepted_at", UtcDateTime, nullable=False),
     Column("settled_at", UtcDateTime, nullable=True),
     UniqueConstraint("idempotency_key", "jurisdiction_id"),  # key first: looked up by key
-    Index(None, "jurisdiction_id", "fingerprint", "accepted_at"),
-    Index(None, "state", "settled_at"),
+    Index(None, "jurisdiction_id", "fingerprint", "accepted_at", **_only_where_set("fingerprint")),
+    Index(None, "state", "settled_at", **_only_where_set("settled_at")),
 )
 """Every request accepted through the queue, from acceptance to its outcome.
 
 The job id is also the token a client gets; `idempotency_key` (written into the
 backend record) is what a repeat is recognised by, or `fingerprint` for a request that
-came without a key. Rows migrated from the former `tokens` table keep their token as
-their job id and have no key.
+came without a key. Both indexes are partial, so accepting a request sent with a key
+(most are) writes neither: fewer pages per commit. Rows migrated from the former
+`tokens` table keep their token as their job id and have no key.
 """

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
-from sqlalchemy import text
+from sqlalchemy import Connection, inspect, text
 
 from connectors.sql.database import open_database
 from gateway.outcomes import Outcome
@@ -71,6 +71,30 @@ async def test_start_brings_the_schema_to_the_newest_revision(store_url: str) ->
         assert differences == [], "the tables differ from the migrations: add a revision"
     finally:
         await store.close()
+
+
+def _index_conditions(connection: Connection) -> dict[str, str | None]:
+    """Each index of `submissions` by name, with the rows it is limited to (None: all)."""
+    conditions = {}
+    for index in inspect(connection).get_indexes("submissions"):
+        where = next((v for k, v in index["dialect_options"].items() if k.endswith("_where")), None)
+        conditions[index["name"]] = None if where is None else str(where)
+    return conditions
+
+
+async def test_only_rows_with_a_fingerprint_or_a_settlement_are_indexed_by_them(
+    store: Store,
+) -> None:
+    """Accepting a request sent with a key then writes neither index."""
+    conditions = await store.database.read(_index_conditions)
+    present = {
+        name: (where or "").replace("(", "").replace(")", "").lower()
+        for name, where in conditions.items()
+    }
+    assert present["ix_submissions_jurisdiction_id_fingerprint_accepted_at"] == (
+        "fingerprint is not null"
+    )
+    assert present["ix_submissions_state_settled_at"] == "settled_at is not null"
 
 
 async def test_tokens_of_the_first_schema_become_submissions(store_url: str) -> None:
