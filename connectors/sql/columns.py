@@ -12,6 +12,7 @@ a key on unbounded text.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -95,19 +96,37 @@ class UtcDateTime(TypeDecorator[datetime]):
         return self.impl_instance
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
-        if value is None:
-            return None
-        if isinstance(value, str):
-            value = datetime.fromisoformat(value)
-        if value.tzinfo is None:
-            value = value.replace(tzinfo=UTC)
-        value = value.astimezone(UTC)
-        return value.replace(tzinfo=None) if dialect.name in _ZONELESS else value
+        utc = _as_utc(value)
+        if utc is None or dialect.name not in _ZONELESS:
+            return utc
+        return utc.replace(tzinfo=None)
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
+        """On SQLite, the text SQLAlchemy's DATETIME would store, written by `isoformat`
+        without its "+00:00": SQLAlchemy's %-formatting costs some 2 µs a value, on every
+        row the store writes."""
+        if dialect.name != "sqlite":
+            return super().bind_processor(dialect)
+        return _sqlite_text
 
     def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _as_utc(value: Any) -> datetime | None:
+    """An aware UTC date-time from a date-time or ISO text; a naive one is taken as UTC."""
+    if value is None:
+        return None
+    if isinstance(value, str):
+        value = datetime.fromisoformat(value)
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+def _sqlite_text(value: Any) -> str | None:
+    utc = _as_utc(value)
+    return None if utc is None else utc.isoformat(" ", "microseconds").removesuffix("+00:00")
 
 
 COLUMN_TYPES: dict[str, type[TypeEngine[Any]]] = {
