@@ -69,24 +69,25 @@ class SharedFileAdmission:
 
 
 def _admit(
-    connection: Connection, now: datetime, items: list[tuple[dict[str, Any], Submission]]
+    connection: Connection, now: datetime, items: list[tuple[tuple[Any, ...], Submission]]
 ) -> list[Submission]:
-    """A batch of admissions in the caller's transaction, which holds the write lock:
-    a key found is a repeat, and of two in the batch with one key the first is admitted
-    and is the other's answer."""
-    keys = [_key(accepted) for _, accepted in items]
-    firsts = store_sql.by_key(connection, now, keys)
-    admitted: dict[store_sql.Key, Submission] = {}
-    rows, answers = [], []
-    for (row, accepted), key, first in zip(items, keys, firsts, strict=True):
-        answer = first or admitted.get(key)
+    """A batch of admissions in the caller's transaction, which holds the write lock.
+    An acceptance goes in unless its key is stored, and only those admitted queue their
+    job; of two in the batch with one key the first is admitted and is the other's
+    answer, and a key stored before answers with the first submission."""
+    recorded = store_sql.record_unless_known(connection, [accepted for _, accepted in items])
+    if recorded:
+        queue_sql.insert_jobs(
+            connection, now, [row for row, accepted in items if accepted.job_id in recorded]
+        )
+    repeats = [_key(accepted) for _, accepted in items if accepted.job_id not in recorded]
+    firsts = dict(zip(repeats, store_sql.by_key(connection, now, repeats), strict=True))
+    answers = []
+    for _, accepted in items:
+        answer = accepted if accepted.job_id in recorded else firsts[_key(accepted)]
         if answer is None:
-            admitted[key] = answer = accepted
-            rows.append(row)
+            raise RuntimeError("a key neither recorded nor found")  # a bug, not data
         answers.append(answer)
-    if rows:
-        queue_sql.insert_jobs(connection, now, rows)
-        store_sql.record_new(connection, list(admitted.values()))
     return answers
 
 

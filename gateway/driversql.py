@@ -7,7 +7,9 @@ database's own work.
 (...)`). An executemany steps the database once per row, and on SQLite each step hands
 the GIL to the event loop and takes it back, which costs up to a switch interval while
 the loop is busy: a batch's commit waited on those hand-offs more than on its fsync.
-Each value still goes through its column's own bind processor.
+Each value still goes through its column's own bind processor. Rows whose unique key
+is already stored may be skipped, the statement returning which rows went in: one
+statement both checks and inserts.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Executable, Table, bindparam, insert
+from sqlalchemy import Connection, Dialect, Executable, Insert, Table, bindparam, insert
+from sqlalchemy.dialects import postgresql, sqlite
 
 Processor = Callable[[Any], Any]
 
@@ -26,28 +29,52 @@ MAX_PARAMETERS = 999
 
 
 class RowsInsert:
-    """Rows given as tuples in the order of `columns`."""
+    """Rows given as tuples in the order of `columns`.
 
-    def __init__(self, table: Table, columns: Sequence[str], *, prefix: str | None = None) -> None:
+    `skip_conflicts_on` names a unique key: a row whose key is stored already (or
+    comes earlier in the same call) is skipped, and `execute` returns the `returned`
+    column of each row that went in (SQLite and PostgreSQL).
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        *,
+        prefix: str | None = None,
+        skip_conflicts_on: Sequence[str] = (),
+        returned: str | None = None,
+    ) -> None:
+        if bool(skip_conflicts_on) != (returned is not None):
+            raise ValueError("a statement that skips conflicts names what it returns")
         self._table = table
         self._columns = tuple(columns)
         self._prefix = prefix
+        self._conflict_key = tuple(skip_conflicts_on)
+        self._returned = returned
         self._chunk = MAX_PARAMETERS // len(self._columns)
         self._statement = lru_cache(maxsize=None)(self._compile)
         self._processors = lru_cache(maxsize=None)(self._processors_for)
 
-    def execute(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> None:
+    def execute(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """The `returned` value of each row inserted; empty when nothing is returned."""
         dialect = connection.dialect
         processors = self._processors(dialect)
         width = len(self._columns)
         if any(len(row) != width for row in rows):
             raise ValueError(f"a row for {self._table.name} does not have {width} values")
+        inserted: list[Any] = []
         for start in range(0, len(rows), self._chunk):
             chunk = rows[start : start + self._chunk]
             parameters = list(chain.from_iterable(chunk))
             for column, process in processors:  # a column at a time, at C speed
                 parameters[column::width] = map(process, parameters[column::width])
-            connection.exec_driver_sql(self._statement(dialect, len(chunk)), tuple(parameters))
+            result = connection.exec_driver_sql(
+                self._statement(dialect, len(chunk)), tuple(parameters)
+            )
+            if self._returned is not None:
+                inserted.extend(result.scalars())
+        return inserted
 
     def _processors_for(self, dialect: Dialect) -> tuple[tuple[int, Processor], ...]:
         """(position, processor) of each column whose type converts values."""
@@ -66,10 +93,22 @@ class RowsInsert:
             {column: bindparam(name) for column, name in zip(self._columns, row, strict=True)}
             for row in names
         ]
-        statement = insert(self._table).values(values)
+        statement = self._insert(dialect).values(values)
         if self._prefix is not None:
             statement = statement.prefix_with(self._prefix)
         return positional_sql(statement, dialect, list(chain.from_iterable(names)))
+
+    def _insert(self, dialect: Dialect) -> Insert:
+        if not self._conflict_key:
+            return insert(self._table)
+        returned = self._table.c[self._returned]
+        if dialect.name == "postgresql":
+            upsert = postgresql.insert(self._table)
+        elif dialect.name == "sqlite":
+            upsert = sqlite.insert(self._table)
+        else:
+            raise NotImplementedError(f"{dialect.name} cannot skip conflicting rows")
+        return upsert.on_conflict_do_nothing(index_elements=self._conflict_key).returning(returned)
 
 
 def positional_sql(statement: Executable, dialect: Dialect, names: Sequence[str]) -> str:

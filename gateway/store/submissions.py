@@ -177,16 +177,19 @@ def accept(connection: Connection, _now: datetime, accepted: list[Submission]) -
     return stored
 
 
-_RECORD_NEW = RowsInsert(
+_RECORD_UNLESS_KNOWN = RowsInsert(
     submissions,
     ("job_id", "jurisdiction_id", "idempotency_key", "fingerprint", "state", "accepted_at"),
+    skip_conflicts_on=("idempotency_key", "jurisdiction_id"),
+    returned="job_id",
 )
 
 
-def record_new(connection: Connection, accepted: list[Submission]) -> None:
-    """Acceptances the caller's transaction has made sure are new (no row under their
-    job id or key): one multi-row INSERT, none of `accept`'s conflict handling."""
-    _RECORD_NEW.execute(
+def record_unless_known(connection: Connection, accepted: list[Submission]) -> set[str]:
+    """The job ids of the acceptances recorded: those whose key was not stored yet (nor
+    taken by an earlier one of `accepted`), in one multi-row INSERT that skips the rest.
+    New job ids are the caller's to guarantee: a stored one fails the INSERT."""
+    inserted = _RECORD_UNLESS_KNOWN.execute(
         connection,
         [
             (
@@ -200,6 +203,7 @@ def record_new(connection: Connection, accepted: list[Submission]) -> None:
             for submission in accepted
         ],
     )
+    return set(inserted)
 
 
 _SETTLE_OWN = update(submissions).where(submissions.c.job_id == bindparam("settled_job_id"))

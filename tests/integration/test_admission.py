@@ -74,10 +74,13 @@ async def test_concurrent_twins_get_one_answer(admitting: Admitting) -> None:
         assert depth == 5
         leased = {lease.job.id for lease in await admitting.queue.lease(10, 30.0)}
         assert leased == set(answers.values())
-    again = new_job(clock, key="k-1")
-    first = await admitting.admission.admit(again, Submission.accepting(again))
+    again, fresh = new_job(clock, key="k-1"), new_job(clock, key="k-9")
+    first, new = await asyncio.gather(
+        *(admit(job, Submission.accepting(job)) for job in (again, fresh))
+    )
     assert first.job_id == answers["k-1"]
-    assert await admitting.queue.depth() == depth
+    assert new == Submission.accepting(fresh)
+    assert await admitting.queue.depth() == depth + 1
 
 
 @pytest.mark.parametrize("admitting", ["one file"], indirect=True)

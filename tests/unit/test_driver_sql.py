@@ -103,3 +103,17 @@ def test_a_row_of_the_wrong_width_is_refused(connection: Connection) -> None:
     with pytest.raises(ValueError), connection.begin():
         insert.execute(connection, [("n0", START)])
     assert stored(connection) == []
+
+
+def test_rows_whose_key_is_stored_or_taken_earlier_are_skipped(connection: Connection) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"), skip_conflicts_on=("name",), returned="seq")
+    with connection.begin():
+        assert sorted(insert.execute(connection, rows(2))) == [1, 2]
+        again = [*rows(1), *rows(1, offset=5), *rows(1, offset=5)]  # n0 stored; n5 twice
+        assert insert.execute(connection, again) == [3]
+    assert [name for name, _, _ in stored(connection)] == ["n0", "n1", "n5"]
+
+
+def test_skipping_conflicts_needs_a_returned_column() -> None:
+    with pytest.raises(ValueError, match="names what it returns"):
+        RowsInsert(things, ("name", "at", "note"), skip_conflicts_on=("name",))
