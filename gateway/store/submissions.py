@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass, fields, replace
 from datetime import datetime
 from enum import StrEnum
-from functools import cache
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Row, bindparam, exists, select, update
+from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.driversql import RowsInsert, positional_sql
+from gateway.driversql import RowsInsert
 from gateway.queue.jobs import Job
 from gateway.store.tables import submissions
 
@@ -96,14 +95,6 @@ _LOOKUPS = {
     )
     for name in ("idempotency_key", "job_id")
 }
-_ANY_MATCHES = {
-    name: select(exists().where(lookup.whereclause)) for name, lookup in _LOOKUPS.items()
-}
-
-
-@cache
-def _any_match_sql(dialect: Dialect, column: str) -> str:
-    return positional_sql(_ANY_MATCHES[column], dialect, _LOOKUP_VALUES)
 
 
 def by_key(connection: Connection, _now: datetime, keys: list[Key]) -> list[Submission | None]:
@@ -120,16 +111,11 @@ def by_job(connection: Connection, _now: datetime, keys: list[Key]) -> list[Subm
 
 def _matching(connection: Connection, column: str, values: set[str]) -> list[Submission]:
     """Rows whose `column` is one of `values`, `LOOKUP_WIDTH` values per statement (the
-    last chunk padded with a value it already holds). Whether any is stored is asked
-    first through the driver, which costs a fraction of reading typed rows."""
+    last chunk padded with a value it already holds)."""
     statement, ordered, found = _LOOKUPS[column], sorted(values), []
     for start in range(0, len(ordered), LOOKUP_WIDTH):
         chunk = ordered[start : start + LOOKUP_WIDTH]
         chunk += chunk[:1] * (LOOKUP_WIDTH - len(chunk))
-        if not connection.exec_driver_sql(
-            _any_match_sql(connection.dialect, column), tuple(chunk)
-        ).scalar():
-            continue  # none stored, as for most new requests: the typed read is skipped
         parameters = dict(zip(_LOOKUP_VALUES, chunk, strict=True))
         found.extend(_submission(row) for row in connection.execute(statement, parameters))
     return found
