@@ -102,9 +102,9 @@ class UtcDateTime(TypeDecorator[datetime]):
         return utc.replace(tzinfo=None)
 
     def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any] | None:
-        """On SQLite, the text SQLAlchemy's DATETIME would store, written by `isoformat`
-        without its "+00:00": SQLAlchemy's %-formatting costs some 2 µs a value, on every
-        row the store writes."""
+        """On SQLite, the text SQLAlchemy's DATETIME would store, formatted without its
+        processor's per-value dict of fields (some 2 µs a value, on every row the store
+        writes)."""
         if dialect.name != "sqlite":
             return super().bind_processor(dialect)
         return _sqlite_text
@@ -126,7 +126,23 @@ def _as_utc(value: Any) -> datetime | None:
 
 def _sqlite_text(value: Any) -> str | None:
     utc = _as_utc(value)
-    return None if utc is None else utc.isoformat(" ", "microseconds").removesuffix("+00:00")
+    if utc is None:
+        return None
+    return _SQLITE_TEXT % (
+        utc.year,
+        utc.month,
+        utc.day,
+        utc.hour,
+        utc.minute,
+        utc.second,
+        utc.microsecond,
+    )
+
+
+_SQLITE_TEXT = "%04d-%02d-%02d %02d:%02d:%02d.%06d"
+"""SQLAlchemy's storage format for SQLite's DATETIME, filled from a tuple: a third
+cheaper than `isoformat(" ", "microseconds")`, whose C code formats through the generic
+`PyUnicode_FromFormat` and writes the "+00:00" that must then be cut off."""
 
 
 COLUMN_TYPES: dict[str, type[TypeEngine[Any]]] = {
