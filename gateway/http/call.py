@@ -43,8 +43,8 @@ class Call:
 
 async def read_params(request: web.Request) -> Params:
     """Merge query and body parameters; `web.HTTPRequestEntityTooLarge` past the limit."""
-    params = list(request.query.items())
+    params = list(request.query.items()) if request.query_string else []
     if request.method == "POST" and request.body_exists:
         form = await request.post()
-        params.extend((key, value) for key, value in form.items() if isinstance(value, str))
+        params += [(key, value) for key, value in form.items() if isinstance(value, str)]
     return params

@@ -30,7 +30,7 @@ class Edge:
     async def handle(self, request: web.Request) -> web.Response:
         started = time.perf_counter()
         request_id = request.headers.get("X-Request-ID") or random_hex(8)
-        fmt: Format = requested_format(request.path)
+        fmt: Format | None = None
         route, call = "unmatched", None
         try:
             match = self.router.resolve(request.method, request.path)
@@ -38,16 +38,19 @@ class Edge:
             params = await read_params(request)
             call = Call(request, self.runtime, fmt, match.argument, params)
             body = await match.handler(call)
-            response = web.Response(body=body, headers=_headers(fmt) | call.response_headers)
+            headers = _HEADERS[fmt]
+            if call.response_headers:
+                headers = headers | call.response_headers
+            response = web.Response(body=body, headers=headers)
         except Open311Error as error:
-            response = _error_response(error, fmt)
+            response = _error_response(error, fmt, request.path)
         except web.HTTPRequestEntityTooLarge:
             limit = self.runtime.config.gateway.max_body_bytes
             too_large = Open311Error(413, f"request body over the limit of {limit} bytes")
-            response = _error_response(too_large, fmt)
+            response = _error_response(too_large, fmt, request.path)
         except Exception:
             log.exception("unhandled_error", request_id=request_id, route=route)
-            response = _error_response(Open311Error(500, "internal error"), fmt)
+            response = _error_response(Open311Error(500, "internal error"), fmt, request.path)
         response.headers["X-Request-ID"] = request_id
         seconds = time.perf_counter() - started
         self.runtime.metrics.request_answered(route, request.method, response.status, seconds)
@@ -63,12 +66,17 @@ class Edge:
         return response
 
 
-def _headers(fmt: Format) -> dict[str, str]:
-    return {"Content-Type": CONTENT_TYPES[fmt]}
+_HEADERS: dict[str, dict[str, str]] = {
+    fmt: {"Content-Type": content_type} for fmt, content_type in CONTENT_TYPES.items()
+}
+"""Each format's headers: aiohttp copies them into every response, and never edits them."""
 
 
-def _error_response(error: Open311Error, fmt: Format) -> web.Response:
-    headers = _headers(fmt) | error.headers
+def _error_response(error: Open311Error, fmt: Format | None, path: str) -> web.Response:
+    """`fmt` is None when the path matched no route: its suffix still picks the format."""
+    fmt = fmt or requested_format(path)
     return web.Response(
-        status=error.status, body=render_errors(error.problems, fmt), headers=headers
+        status=error.status,
+        body=render_errors(error.problems, fmt),
+        headers=_HEADERS[fmt] | error.headers,
     )
