@@ -9,17 +9,31 @@ the GIL to the event loop and takes it back, which costs up to a switch interval
 the loop is busy: a batch's commit waited on those hand-offs more than on its fsync.
 Each value still goes through its column's own bind processor. Rows whose unique key
 is already stored may be skipped, the statement returning which rows went in: one
-statement both checks and inserts.
+statement both checks and inserts. `RowsDelete` deletes a batch's rows by their key in
+one statement, returning which were there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator, Sequence
 from functools import lru_cache
 from itertools import chain
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, Executable, Insert, Table, bindparam, insert
+from sqlalchemy import (
+    Connection,
+    CursorResult,
+    Dialect,
+    Executable,
+    Insert,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    insert,
+    or_,
+)
 from sqlalchemy.dialects import postgresql, sqlite
 
 Processor = Callable[[Any], Any]
@@ -28,53 +42,34 @@ MAX_PARAMETERS = 999
 """Parameters per statement at most: what every SQLite takes (newer ones take 32,766)."""
 
 
-class RowsInsert:
-    """Rows given as tuples in the order of `columns`.
+class _RowsStatement(ABC):
+    """One statement per batch of rows, given as tuples in the order of `columns`: each
+    value through its column's bind processor, and the statement compiled once for each
+    number of rows (split where the parameters would pass the limit)."""
 
-    `skip_conflicts_on` names a unique key: a row whose key is stored already (or
-    comes earlier in the same call) is skipped, and `execute` returns the `returned`
-    column of each row that went in (SQLite and PostgreSQL).
-    """
-
-    def __init__(
-        self,
-        table: Table,
-        columns: Sequence[str],
-        *,
-        prefix: str | None = None,
-        skip_conflicts_on: Sequence[str] = (),
-        returned: str | None = None,
-    ) -> None:
-        if bool(skip_conflicts_on) != (returned is not None):
-            raise ValueError("a statement that skips conflicts names what it returns")
+    def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self._table = table
         self._columns = tuple(columns)
-        self._prefix = prefix
-        self._conflict_key = tuple(skip_conflicts_on)
-        self._returned = returned
         self._chunk = MAX_PARAMETERS // len(self._columns)
         self._statement = lru_cache(maxsize=None)(self._compile)
         self._processors = lru_cache(maxsize=None)(self._processors_for)
 
-    def execute(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """The `returned` value of each row inserted; empty when nothing is returned."""
+    def _results(
+        self, connection: Connection, rows: Sequence[tuple[Any, ...]]
+    ) -> Iterator[CursorResult[Any]]:
         dialect = connection.dialect
         processors = self._processors(dialect)
         width = len(self._columns)
         if any(len(row) != width for row in rows):
             raise ValueError(f"a row for {self._table.name} does not have {width} values")
-        inserted: list[Any] = []
         for start in range(0, len(rows), self._chunk):
             chunk = rows[start : start + self._chunk]
             parameters = list(chain.from_iterable(chunk))
             for column, process in processors:  # a column at a time, at C speed
                 parameters[column::width] = map(process, parameters[column::width])
-            result = connection.exec_driver_sql(
+            yield connection.exec_driver_sql(
                 self._statement(dialect, len(chunk)), tuple(parameters)
             )
-            if self._returned is not None:
-                inserted.extend(result.scalars())
-        return inserted
 
     def _processors_for(self, dialect: Dialect) -> tuple[tuple[int, Processor], ...]:
         """(position, processor) of each column whose type converts values."""
@@ -93,10 +88,49 @@ class RowsInsert:
             {column: bindparam(name) for column, name in zip(self._columns, row, strict=True)}
             for row in names
         ]
-        statement = self._insert(dialect).values(values)
+        statement = self._statement_for(dialect, values)
+        return positional_sql(statement, dialect, list(chain.from_iterable(names)))
+
+    @abstractmethod
+    def _statement_for(self, dialect: Dialect, rows: list[dict[str, Any]]) -> Executable:
+        """The statement for these rows, each a dict of column name to bound parameter."""
+
+
+class RowsInsert(_RowsStatement):
+    """`skip_conflicts_on` names a unique key: a row whose key is stored already (or
+    comes earlier in the same call) is skipped, and `execute` returns the `returned`
+    column of each row that went in (SQLite and PostgreSQL).
+    """
+
+    def __init__(
+        self,
+        table: Table,
+        columns: Sequence[str],
+        *,
+        prefix: str | None = None,
+        skip_conflicts_on: Sequence[str] = (),
+        returned: str | None = None,
+    ) -> None:
+        if bool(skip_conflicts_on) != (returned is not None):
+            raise ValueError("a statement that skips conflicts names what it returns")
+        super().__init__(table, columns)
+        self._prefix = prefix
+        self._conflict_key = tuple(skip_conflicts_on)
+        self._returned = returned
+
+    def execute(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        """The `returned` value of each row inserted; empty when nothing is returned."""
+        inserted: list[Any] = []
+        for result in self._results(connection, rows):
+            if self._returned is not None:
+                inserted.extend(result.scalars())
+        return inserted
+
+    def _statement_for(self, dialect: Dialect, rows: list[dict[str, Any]]) -> Executable:
+        statement = self._insert(dialect).values(rows)
         if self._prefix is not None:
             statement = statement.prefix_with(self._prefix)
-        return positional_sql(statement, dialect, list(chain.from_iterable(names)))
+        return statement
 
     def _insert(self, dialect: Dialect) -> Insert:
         if not self._conflict_key:
@@ -109,6 +143,25 @@ class RowsInsert:
         else:
             raise NotImplementedError(f"{dialect.name} cannot skip conflicting rows")
         return upsert.on_conflict_do_nothing(index_elements=self._conflict_key).returning(returned)
+
+
+class RowsDelete(_RowsStatement):
+    """Deletes the rows whose `columns` hold one of the given tuples: one statement per
+    batch (`WHERE a = ? AND b = ? OR a = ? AND b = ? ...`, each term a lookup when the
+    first column is indexed) that returns the tuple of each row it deleted, as the driver
+    reads it (SQLite and PostgreSQL)."""
+
+    def execute(
+        self, connection: Connection, keys: Sequence[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        return [tuple(row) for result in self._results(connection, keys) for row in result]
+
+    def _statement_for(self, dialect: Dialect, rows: list[dict[str, Any]]) -> Executable:
+        matches = (
+            and_(*(self._table.c[name] == value for name, value in row.items())) for row in rows
+        )
+        returned = [self._table.c[name] for name in self._columns]
+        return delete(self._table).where(or_(*matches)).returning(*returned)
 
 
 def positional_sql(statement: Executable, dialect: Dialect, names: Sequence[str]) -> str:

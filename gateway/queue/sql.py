@@ -24,7 +24,7 @@ from sqlalchemy import (
     update,
 )
 
-from gateway.driversql import RowsInsert
+from gateway.driversql import RowsDelete, RowsInsert
 from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
 from gateway.queue.schema import JOB_COLUMNS, UtcMicros, dead_letters, jobs
 
@@ -32,6 +32,7 @@ _INSERT_JOBS = RowsInsert(
     jobs, (*JOB_COLUMNS, "last_error", "visible_at", "lease_token", "reply_to"), prefix="OR IGNORE"
 )
 """Enqueueing a job whose id is already queued is a no-op, not a failed batch."""
+_DELETE_LEASED = RowsDelete(jobs, ("id", "lease_token"))
 
 
 def _ready(*columns: Any) -> Select[Any]:
@@ -99,16 +100,13 @@ def lease(
 
 
 def complete(connection: Connection, _now: datetime, settled: list[tuple[str, str]]) -> list[bool]:
-    """Every (job id, lease token) completed in the batch: a lookup and one DELETE."""
-    leased = select(jobs.c.id, jobs.c.lease_token).where(jobs.c.id.in_({i for i, _ in settled}))
-    held = {row.id: row.lease_token for row in connection.execute(leased)}
+    """Every (job id, lease token) completed in the batch, by one DELETE that returns
+    the leases it found; the same lease settled twice applies once."""
+    removed = set(_DELETE_LEASED.execute(connection, list(dict.fromkeys(settled))))
     done = []
-    for job_id, token in settled:
-        done.append(held.get(job_id) == token)
-        held.pop(job_id, None)  # the same lease settled twice: only the first applies
-    completed = {job_id for (job_id, _), applied in zip(settled, done, strict=True) if applied}
-    if completed:
-        connection.execute(delete(jobs).where(jobs.c.id.in_(completed)))
+    for lease in settled:
+        done.append(lease in removed)
+        removed.discard(lease)
     return done
 
 

@@ -140,6 +140,23 @@ async def test_a_stale_lease_settles_nothing(queue: EmbeddedQueue, clock) -> Non
     assert await queue.complete(job_id, current.token)
 
 
+async def test_completions_in_one_batch_apply_to_the_current_lease_once(
+    queue: EmbeddedQueue, clock
+) -> None:
+    await queue.enqueue(new_job(clock))
+    (stale,) = await queue.lease(10, LEASE)
+    clock.advance(LEASE)
+    (current,) = await queue.lease(10, LEASE)
+    job_id = current.job.id
+    done = await asyncio.gather(
+        queue.complete(job_id, stale.token),
+        queue.complete(job_id, current.token),
+        queue.complete(job_id, current.token),
+    )
+    assert done == [False, True, False]
+    assert await queue.depth() == 0
+
+
 async def test_an_expired_lease_not_yet_taken_still_settles(queue: EmbeddedQueue, clock) -> None:
     await queue.enqueue(new_job(clock))
     (slow,) = await queue.lease(10, LEASE)

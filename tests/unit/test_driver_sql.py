@@ -1,5 +1,5 @@
-"""RowsInsert: a batch's rows in as few statements as the parameter limit allows, each
-value through its column's bind processor, on a real SQLite database."""
+"""RowsInsert and RowsDelete: a batch's rows in as few statements as the parameter limit
+allows, each value through its column's bind processor, on a real SQLite database."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.driversql import MAX_PARAMETERS, RowsInsert
+from gateway.driversql import MAX_PARAMETERS, RowsDelete, RowsInsert
 from gateway.queue.schema import UtcMicros
 
 metadata = MetaData()
@@ -117,3 +117,30 @@ def test_rows_whose_key_is_stored_or_taken_earlier_are_skipped(connection: Conne
 def test_skipping_conflicts_needs_a_returned_column() -> None:
     with pytest.raises(ValueError, match="names what it returns"):
         RowsInsert(things, ("name", "at", "note"), skip_conflicts_on=("name",))
+
+
+def deletes(connection: Connection) -> list[str]:
+    return [s for s in connection.info["statements"] if s.startswith("DELETE")]
+
+
+def test_a_batch_deletes_the_rows_matching_every_column_in_one_statement(
+    connection: Connection,
+) -> None:
+    with connection.begin():
+        RowsInsert(things, ("name", "at", "note")).execute(connection, rows(4))
+        found = RowsDelete(things, ("name", "note")).execute(
+            connection, [("n0", "x"), ("n1", "x"), ("n2", "x"), ("n9", "x")]
+        )
+    assert sorted(found) == [("n0", "x"), ("n2", "x")]  # n1's note is NULL; no n9
+    assert [name for name, _, _ in stored(connection)] == ["n1", "n3"]
+    assert len(deletes(connection)) == 1
+
+
+def test_a_delete_past_the_parameter_limit_is_split(connection: Connection) -> None:
+    count = MAX_PARAMETERS // 2 * 2 + 1
+    with connection.begin():
+        RowsInsert(things, ("name", "at", "note")).execute(connection, rows(count))
+        keys = [(name, at) for name, at, _ in rows(count)]
+        found = RowsDelete(things, ("name", "at")).execute(connection, keys)
+    assert len(found) == count and stored(connection) == []
+    assert len(deletes(connection)) == 3
