@@ -10,7 +10,8 @@ the loop is busy: a batch's commit waited on those hand-offs more than on its fs
 Each value still goes through its column's own bind processor. Rows whose unique key
 is already stored may be skipped, the statement returning which rows went in: one
 statement both checks and inserts. `RowsDelete` deletes a batch's rows by their key in
-one statement, returning which were there.
+one statement, returning which were there; `RowsUpdate` gives each of a batch's rows
+its own values in one statement (SQLite).
 """
 
 from __future__ import annotations
@@ -30,9 +31,12 @@ from sqlalchemy import (
     Table,
     and_,
     bindparam,
+    column,
     delete,
     insert,
     or_,
+    update,
+    values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -65,8 +69,8 @@ class _RowsStatement(ABC):
         for start in range(0, len(rows), self._chunk):
             chunk = rows[start : start + self._chunk]
             parameters = list(chain.from_iterable(chunk))
-            for column, process in processors:  # a column at a time, at C speed
-                parameters[column::width] = map(process, parameters[column::width])
+            for position, process in processors:  # a column at a time, at C speed
+                parameters[position::width] = map(process, parameters[position::width])
             yield connection.exec_driver_sql(
                 self._statement(dialect, len(chunk)), tuple(parameters)
             )
@@ -162,6 +166,33 @@ class RowsDelete(_RowsStatement):
         )
         returned = [self._table.c[name] for name in self._columns]
         return delete(self._table).where(or_(*matches)).returning(*returned)
+
+
+class RowsUpdate(_RowsStatement):
+    """Sets the other `columns` of the rows picked by the first, each row to its own
+    values, in one statement (`WITH given (...) AS (VALUES (...), ...) UPDATE ... FROM
+    given`) that returns the first column of each row it updated. SQLite only:
+    PostgreSQL types a VALUES list's parameters as text, which a date-time column
+    refuses. A key given twice updates its row with one of the two, either."""
+
+    def execute(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
+        return [row[0] for result in self._results(connection, rows) for row in result]
+
+    def _statement_for(self, dialect: Dialect, rows: list[dict[str, Any]]) -> Executable:
+        if dialect.name != "sqlite":
+            raise NotImplementedError(f"{dialect.name} cannot take a batch's rows as VALUES")
+        key, *changed = self._columns
+        given = (
+            values(*(column(name) for name in self._columns), name="given")
+            .data([tuple(row[name] for name in self._columns) for row in rows])
+            .cte("given")
+        )
+        return (
+            update(self._table)
+            .values({name: given.c[name] for name in changed})
+            .where(self._table.c[key] == given.c[key])
+            .returning(self._table.c[key])
+        )
 
 
 def positional_sql(statement: Executable, dialect: Dialect, names: Sequence[str]) -> str:

@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.driversql import RowsInsert
+from gateway.driversql import RowsInsert, RowsUpdate
 from gateway.queue.jobs import Job
 from gateway.store.tables import submissions
 
@@ -193,11 +193,31 @@ def record_unless_known(connection: Connection, accepted: list[Submission]) -> s
 
 
 _SETTLE_OWN = update(submissions).where(submissions.c.job_id == bindparam("settled_job_id"))
+_SETTLE_OWN_ROWS = RowsUpdate(
+    submissions, ("job_id", "state", "service_request_id", "reason", "settled_at")
+)
 
 
 def settle(connection: Connection, now: datetime, settlements: list[Settlement]) -> list[None]:
     """Outcomes of jobs whose acceptance is stored go in with one UPDATE; the others
-    (accepted by a twin, or not recorded yet) one by one."""
+    (accepted by a twin, or not recorded yet) one by one. A job settled twice in the
+    batch keeps its last outcome."""
+    last = list({settlement.job_id: settlement for settlement in settlements}.values())
+    if connection.dialect.name == "sqlite":
+        rows = [(s.job_id, s.state.value, s.service_request_id, s.reason, now) for s in last]
+        stored = set(_SETTLE_OWN_ROWS.execute(connection, rows))
+    else:
+        stored = _settle_stored(connection, now, last)
+    for settlement in last:
+        if settlement.job_id not in stored:
+            _settle_elsewhere(connection, now, settlement)
+    return [None] * len(settlements)
+
+
+def _settle_stored(
+    connection: Connection, now: datetime, settlements: list[Settlement]
+) -> set[str]:
+    """The job ids among `settlements` whose acceptance is stored, their outcomes set."""
     wanted = {settlement.job_id for settlement in settlements}
     stored = set(
         connection.execute(
@@ -211,10 +231,7 @@ def settle(connection: Connection, now: datetime, settlements: list[Settlement])
     ]
     if own:
         connection.execute(_SETTLE_OWN, own)
-    for settlement in settlements:
-        if settlement.job_id not in stored:
-            _settle_elsewhere(connection, now, settlement)
-    return [None] * len(settlements)
+    return stored
 
 
 def _outcome(settlement: Settlement, now: datetime) -> dict[str, Any]:

@@ -180,6 +180,31 @@ async def test_the_outcome_is_kept_and_the_token_resolves(store: Store) -> None:
     assert found.settled_at is not None
 
 
+async def test_outcomes_settled_together_each_reach_their_own_row(store: Store) -> None:
+    """One batch: stored acceptances, one settled twice (its last outcome stays), one
+    refused, and one whose acceptance is not recorded yet."""
+    kept, twice, dead, early = (job(f"header:k{i}") for i in range(4))
+    for stored_job in (kept, twice, dead):
+        await store.accept(accepted(stored_job))
+    await asyncio.gather(
+        store.settle(kept, delivered(kept, "1")),
+        store.settle(twice, delivered(twice, "2")),
+        store.settle(dead, refused(dead, "no such street")),
+        store.settle(twice, delivered(twice, "3")),
+        store.settle(early, delivered(early, "4")),
+    )
+    found = {j.id: await store.submission("city", j.id) for j in (kept, twice, dead, early)}
+    assert {
+        job_id: (s.state, s.service_request_id, s.reason) for job_id, s in found.items() if s
+    } == {
+        kept.id: (SubmissionState.DELIVERED, "1", None),
+        twice.id: (SubmissionState.DELIVERED, "3", None),
+        dead.id: (SubmissionState.DEAD, None, "no such street"),
+        early.id: (SubmissionState.DELIVERED, "4", None),
+    }
+    assert all(s is not None and s.settled_at is not None for s in found.values())
+
+
 async def test_an_outcome_stored_before_the_acceptance_survives_it(store: Store) -> None:
     """A worker in another process delivered the job before the gateway recorded it."""
     quick = job("fingerprint:abc")

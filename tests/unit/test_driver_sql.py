@@ -1,4 +1,4 @@
-"""RowsInsert and RowsDelete: a batch's rows in as few statements as the parameter limit
+"""RowsInsert, RowsDelete and RowsUpdate: a batch's rows in as few statements as the parameter limit
 allows, each value through its column's bind processor, on a real SQLite database."""
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.driversql import MAX_PARAMETERS, RowsDelete, RowsInsert
+from gateway.driversql import MAX_PARAMETERS, RowsDelete, RowsInsert, RowsUpdate
 from gateway.queue.schema import UtcMicros
 
 metadata = MetaData()
@@ -144,3 +144,15 @@ def test_a_delete_past_the_parameter_limit_is_split(connection: Connection) -> N
         found = RowsDelete(things, ("name", "at")).execute(connection, keys)
     assert len(found) == count and stored(connection) == []
     assert len(deletes(connection)) == 3
+
+
+def test_a_batch_sets_each_rows_own_values_in_one_statement(connection: Connection) -> None:
+    later = START + timedelta(days=1)
+    with connection.begin():
+        RowsInsert(things, ("name", "at", "note")).execute(connection, rows(3))
+        found = RowsUpdate(things, ("name", "at", "note")).execute(
+            connection, [("n0", later, "first"), ("n2", later, None), ("n9", later, "none")]
+        )
+    assert sorted(found) == ["n0", "n2"]
+    assert stored(connection) == [("n0", later, "first"), rows(3)[1], ("n2", later, None)]
+    assert len([s for s in connection.info["statements"] if "UPDATE" in s]) == 1
