@@ -14,6 +14,7 @@ from sqlalchemy import (
     Connection,
     CursorResult,
     Row,
+    RowMapping,
     Select,
     bindparam,
     delete,
@@ -88,15 +89,12 @@ def lease(
         return []
     expires_at = now + timedelta(seconds=seconds)
     connection.execute(_TAKE, {**selection, "expires_at": expires_at, "token": token})
-    return [
-        Lease(
-            _job(row, last_error=row.last_error, reply_to=row.reply_to),
-            token,
-            expires_at,
-            redelivered=row.lease_token is not None,
-        )
-        for row in rows
-    ]
+    leases = []
+    for row in rows:
+        values = row._mapping
+        job = _job(values, last_error=values["last_error"], reply_to=values["reply_to"])
+        leases.append(Lease(job, token, expires_at, redelivered=values["lease_token"] is not None))
+    return leases
 
 
 def complete(connection: Connection, _now: datetime, settled: list[tuple[str, str]]) -> list[bool]:
@@ -199,20 +197,23 @@ def _applied(result: CursorResult[Any]) -> bool:
     return bool(result.rowcount)
 
 
-def _job(row: Row[Any], *, last_error: str | None = None, reply_to: str | None = None) -> Job:
+def _job(values: RowMapping, *, last_error: str | None = None, reply_to: str | None = None) -> Job:
+    """A job from its row's mapping: `row.id` would first fail a lookup on the class, an
+    exception for every column read."""
     return Job(
-        id=row.id,
-        jurisdiction_id=row.jurisdiction_id,
-        kind=JobKind(row.kind),
-        idempotency_key=row.idempotency_key,
-        payload=row.payload,
-        attempt=row.attempt,
-        enqueued_at=row.enqueued_at,
-        not_before=row.not_before,
+        id=values["id"],
+        jurisdiction_id=values["jurisdiction_id"],
+        kind=JobKind(values["kind"]),
+        idempotency_key=values["idempotency_key"],
+        payload=values["payload"],
+        attempt=values["attempt"],
+        enqueued_at=values["enqueued_at"],
+        not_before=values["not_before"],
         last_error=last_error,
         reply_to=reply_to,
     )
 
 
 def _dead_letter(row: Row[Any]) -> DeadLetter:
-    return DeadLetter(_job(row), row.reason, row.dead_at)
+    values = row._mapping
+    return DeadLetter(_job(values), values["reason"], values["dead_at"])

@@ -308,14 +308,15 @@ def _row(submission: Submission) -> dict[str, Any]:
 
 
 def _submission(row: Row[Any]) -> Submission:
+    values = row._mapping  # `row.job_id` would first fail a lookup on the class: an exception
     return Submission(
-        job_id=row.job_id,
-        jurisdiction_id=row.jurisdiction_id,
-        idempotency_key=row.idempotency_key,
-        fingerprint=row.fingerprint,
-        state=SubmissionState(row.state),
-        accepted_at=row.accepted_at,
-        service_request_id=row.service_request_id,
-        reason=row.reason,
-        settled_at=row.settled_at,
+        job_id=values["job_id"],
+        jurisdiction_id=values["jurisdiction_id"],
+        idempotency_key=values["idempotency_key"],
+        fingerprint=values["fingerprint"],
+        state=SubmissionState(values["state"]),
+        accepted_at=values["accepted_at"],
+        service_request_id=values["service_request_id"],
+        reason=values["reason"],
+        settled_at=values["settled_at"],
     )
