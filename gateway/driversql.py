@@ -153,7 +153,7 @@ class RowsDelete(_RowsStatement):
     """Deletes the rows whose `columns` hold one of the given tuples: one statement per
     batch (`WHERE a = ? AND b = ? OR a = ? AND b = ? ...`, each term a lookup when the
     first column is indexed) that returns the tuple of each row it deleted, as the driver
-    reads it (SQLite and PostgreSQL)."""
+    reads it."""
 
     def execute(
         self, connection: Connection, keys: Sequence[tuple[Any, ...]]
