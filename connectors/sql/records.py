@@ -52,6 +52,7 @@ class TicketView:
             parts.append((CONTACT_KEY, contact, spec.id))
         self.source = source
         self.columns = [column for _, table, _ in parts for column in table.c]
+        self._select = select(*self.columns).select_from(source)
         self._tickets = tickets
         self._joined = {key: table for key, table, _ in parts if key is not None}
         self._layout = [
@@ -60,7 +61,10 @@ class TicketView:
         ]
 
     def select(self) -> Select[Any]:
-        return select(*self.columns).select_from(self.source)
+        """The select of every record, built once: a statement is never changed in place
+        (`where` and the like return a copy), and building this one column by column cost
+        a tenth of a GET requests."""
+        return self._select
 
     def record(self, row: Sequence[Any]) -> Record:
         """The record of one row of `select()` (or of a select ending with its columns)."""
