@@ -13,7 +13,9 @@ bench_http gives the wall-clock ratio. The routes, as bench_http's rows:
   `--queue-file` puts it in a file of its own);
 - `realtime`: POSTs to a realtime service on the embedded default, each answered once
   its in-process worker delivered it to the SQL backend;
-- `services`: GET services.json.
+- `services`: GET services.json;
+- `requests`: GET requests.json (the default 90-day window; the accepting-only
+  gateway's backend holds no ticket, so this counts the search, not the rows).
 
 Run:  python tests/bench/bench_cost.py [--route accepted] [--requests 1000] [--warmup 300]
 Needs valgrind (apt-get install valgrind). Takes about a minute. Group commit shares
@@ -60,7 +62,7 @@ START_SECONDS = 300.0
 STOP_SECONDS = 300.0
 """Callgrind writes its counts when the server exits, which takes as long."""
 IN_FLIGHT = 16
-ROUTES = ("accepted", "realtime", "services")
+ROUTES = ("accepted", "realtime", "services", "requests")
 
 
 @dataclass(frozen=True, slots=True)
@@ -159,8 +161,8 @@ def gateway_command(args: argparse.Namespace, work: Path, port: int) -> list[str
 
 
 def load_for(route: str, base: str) -> Load:
-    if route == "services":
-        return Load("/services.json")
+    if route in ("services", "requests"):
+        return Load(f"/{route}.json")
     service = pick_service(base, "realtime" if route == "realtime" else "batch")
     return Load("/requests.json", urllib.parse.urlencode(request_form(base, service)))
 
