@@ -78,21 +78,21 @@ class _RowsStatement(ABC):
     def _processors_for(self, dialect: Dialect) -> tuple[tuple[int, Processor], ...]:
         """(position, processor) of each column whose type converts values."""
         found = (
-            (column, self._table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
-            for column, name in enumerate(self._columns)
+            (position, self._table.c[name].type.dialect_impl(dialect).bind_processor(dialect))
+            for position, name in enumerate(self._columns)
         )
-        return tuple((column, process) for column, process in found if process is not None)
+        return tuple((position, process) for position, process in found if process is not None)
 
     def _compile(self, dialect: Dialect, rows: int) -> str:
         """The statement for `rows` rows, its parameters row by row in column order."""
         names = [
-            [f"r{row}_{column}" for column in range(len(self._columns))] for row in range(rows)
+            [f"r{row}_{position}" for position in range(len(self._columns))] for row in range(rows)
         ]
-        values = [
-            {column: bindparam(name) for column, name in zip(self._columns, row, strict=True)}
+        bound = [
+            {name: bindparam(bind) for name, bind in zip(self._columns, row, strict=True)}
             for row in names
         ]
-        statement = self._statement_for(dialect, values)
+        statement = self._statement_for(dialect, bound)
         return positional_sql(statement, dialect, list(chain.from_iterable(names)))
 
     @abstractmethod
