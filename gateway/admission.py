@@ -7,6 +7,9 @@ lookup, the job and the acceptance are one transaction (`SharedFileAdmission`): 
 hand-off to the database and one fsync per batch of requests, and never a job without
 its acceptance or the reverse. Otherwise (RabbitMQ, or a store on PostgreSQL) they are
 three steps (`SeparateAdmission`), the job durable before its acceptance is recorded.
+In the one file, a job is queued leased to the worker of this process when it has a
+free slot (`Handover`), and handed to it once committed: the worker neither leases it
+in a transaction of its own nor looks its key up.
 """
 
 from __future__ import annotations
@@ -19,7 +22,7 @@ from sqlalchemy import Connection
 from connectors.sql.database import sqlite_file
 from gateway.groupcommit import Grouped
 from gateway.logs import get_logger
-from gateway.queue import EmbeddedQueue, Job, JobQueue, QueueUnavailable
+from gateway.queue import EmbeddedQueue, Job, JobQueue, Lease, QueueUnavailable
 from gateway.queue import sql as queue_sql
 from gateway.queue.embedded import DEFAULT_TIMEOUT, MAX_BATCH
 from gateway.sqlitefile import SqliteFile
@@ -55,17 +58,54 @@ class SeparateAdmission:
             return accepted
 
 
+class Handover(Protocol):
+    """The worker of this process, taking jobs from their admission: a job queued under
+    its lease needs no lease transaction, and is delivered as soon as it is committed."""
+
+    def reserve(self, job: Job) -> Lease | None:
+        """A lease on a free delivery slot, held for the job; None when none is free."""
+
+    def hand_over(self, lease: Lease) -> None:
+        """Deliver the job, now committed under its reserved lease."""
+
+    def release(self, lease: Lease) -> None:
+        """Free the slot: the job was not queued under the lease."""
+
+
 class SharedFileAdmission:
-    def __init__(self, file: SqliteFile, queue: EmbeddedQueue) -> None:
+    """With a `handover`, a new job is queued already leased to this process's worker,
+    which delivers it once the transaction committed. A caller that fails (503) after
+    its batch committed leaves the job to its lease's expiry, then to any worker, which
+    finds it was handed out before."""
+
+    def __init__(
+        self, file: SqliteFile, queue: EmbeddedQueue, handover: Handover | None = None
+    ) -> None:
         self._file = file
         self._queue = queue
+        self._handover = handover
 
     async def admit(self, job: Job, accepted: Submission) -> Submission:
-        work = Grouped(_admit, (queue_sql.job_row(job), accepted))
-        stored = await self._file.run(work, QueueUnavailable)
-        if stored is accepted:
+        lease = self._handover.reserve(job) if self._handover is not None else None
+        work = Grouped(_admit, (queue_sql.job_row(job, lease), accepted))
+        try:
+            stored = await self._file.run(work, QueueUnavailable)
+        except BaseException:
+            self._release(lease)
+            raise
+        if stored is not accepted:
+            self._release(lease)
+        elif lease is not None:
+            assert self._handover is not None
+            self._handover.hand_over(lease)
+        else:
             self._queue.announce()
         return stored
+
+    def _release(self, lease: Lease | None) -> None:
+        if lease is not None:
+            assert self._handover is not None
+            self._handover.release(lease)
 
 
 def _admit(

@@ -97,8 +97,8 @@ class WorkerMode(StrEnum):
 class WorkerConfig(_Section):
     mode: WorkerMode = WorkerMode.IN_PROCESS
     concurrency: int = Field(default=32, ge=1, le=10_000)
-    """Deliveries in flight at once across all backends; each backend's own
-    `concurrency` and `rate_limit` still apply."""
+    """Deliveries in flight at once across all backends, each until its outcome is
+    stored; each backend's own `concurrency` and `rate_limit` still apply."""
     lease_seconds: float = Field(default=120.0, gt=0)
     """How long a job stays with the worker delivering it before another may take it."""
     poll_seconds: float = Field(default=0.1, gt=0, le=10)

@@ -78,20 +78,12 @@ class Runtime:
         self.store = Store(settings.store_url, shared=self.shared_file)
         if self.shared_file is None:
             self.queue = open_queue(url, prefetch=settings.queue_prefetch, prefix=prefix)
-            self.admission = SeparateAdmission(self.store, self.queue)
         else:
-            self.queue = queue = EmbeddedQueue(self.shared_file)
-            self.admission = SharedFileAdmission(self.shared_file, queue)
+            self.queue = EmbeddedQueue(self.shared_file)
         self.outcomes = AmqpOutcomes(url, name_prefix=prefix) if is_broker(url) else LocalOutcomes()
         self.metrics = Metrics()
         self.tenants = self._build_tenants(self.config.jurisdictions)
         delivers = self.worker_only or settings.worker.mode is WorkerMode.IN_PROCESS
-        self.submissions = Submissions(
-            self.store,
-            self.admission,
-            self.outcomes,
-            poll_store=not delivers and isinstance(self.outcomes, LocalOutcomes),
-        )
         self.worker = (
             Worker(
                 self.queue,
@@ -106,6 +98,16 @@ class Runtime:
             )
             if delivers
             else None
+        )
+        if isinstance(self.queue, EmbeddedQueue) and self.shared_file is not None:
+            self.admission = SharedFileAdmission(self.shared_file, self.queue, self.worker)
+        else:
+            self.admission = SeparateAdmission(self.store, self.queue)
+        self.submissions = Submissions(
+            self.store,
+            self.admission,
+            self.outcomes,
+            poll_store=not delivers and isinstance(self.outcomes, LocalOutcomes),
         )
 
     async def start(self) -> None:

@@ -12,7 +12,8 @@ timeout). A delivery ends in one of three ways:
 A job whose key the store already knows as delivered only leaves the queue. A job that
 may have reached the backend before (a redelivery after a crash, a retry, a replay, a
 twin accepted under the same key) is first looked up by its key, so it is not created
-twice.
+twice. A job handed over by the admission that queued it (`reserve`, `hand_over`) needs
+neither check: its key was new.
 """
 
 from __future__ import annotations
@@ -21,6 +22,8 @@ import asyncio
 import random
 from collections.abc import Awaitable
 from dataclasses import dataclass
+from datetime import timedelta
+from functools import partial
 
 from pydantic import ValidationError
 
@@ -29,7 +32,8 @@ from gateway.logs import get_logger
 from gateway.mapping import MappingError
 from gateway.metrics import Metrics
 from gateway.outcomes import Outcome, Outcomes
-from gateway.queue import Backoff, JobKind, JobQueue, Lease, QueueUnavailable
+from gateway.queue import Backoff, Job, JobKind, JobQueue, Lease, QueueUnavailable
+from gateway.randomids import random_hex
 from gateway.request_jobs import mapping_context, request_of
 from gateway.store import Store, StoreUnavailable, SubmissionState
 from gateway.tenants import Tenant, TenantRegistry
@@ -80,6 +84,15 @@ class Worker:
         self._backoff = backoff
         self._rng = rng or random.Random()
         self._deliveries: set[asyncio.Task[None]] = set()
+        """Every delivery still running, for `close`."""
+        self._busy: set[tuple[str, str]] = set()
+        """The (job id, lease token) of each delivery that holds a slot: until its
+        outcome is settled, not while its job then leaves the queue."""
+        self._reserved = 0
+        """Slots held for jobs being admitted under their lease (`reserve`). A lease in
+        flight does not hold its slots: jobs reserved meanwhile may take the deliveries
+        past `concurrency` for a moment (the backend's own limits still apply), where
+        holding them would turn away the jobs of every admission while it runs."""
         self._slot_freed = asyncio.Event()
         self._stopping = False
         self._task: asyncio.Task[None] | None = None
@@ -100,9 +113,34 @@ class Worker:
                 delivery.cancel()
             await asyncio.gather(*unfinished, return_exceptions=True)
 
+    def reserve(self, job: Job) -> Lease | None:
+        """A lease for a job about to be admitted, on a slot held for it until
+        `hand_over` or `release`; None when every slot is taken, or while closing."""
+        if self._task is None or self._stopping or self._free() <= 0:
+            return None
+        self._reserved += 1
+        expires_at = job.enqueued_at + timedelta(seconds=self._lease_seconds)
+        return Lease(job, random_hex(12), expires_at, admitted=True)
+
+    def hand_over(self, lease: Lease) -> None:
+        """Deliver a reserved lease's job, now queued under it. While closing, the job
+        waits for its lease to expire, as any job a stopped worker held."""
+        self._reserved -= 1
+        if self._stopping:
+            self._slot_freed.set()
+            return
+        self._start(lease)
+
+    def release(self, lease: Lease) -> None:
+        self._reserved -= 1
+        self._slot_freed.set()
+
+    def _free(self) -> int:
+        return self._concurrency - len(self._busy) - self._reserved
+
     async def _run(self) -> None:
         while not self._stopping:
-            free = self._concurrency - len(self._deliveries)
+            free = self._free()
             if free <= 0:
                 self._slot_freed.clear()
                 await self._slot_freed.wait()
@@ -121,13 +159,23 @@ class Worker:
                 await self._queue.wait_for_work(self._poll_seconds)
                 continue
             for lease in leases:
-                delivery = asyncio.create_task(self._deliver(lease), name="delivery")
-                self._deliveries.add(delivery)
-                delivery.add_done_callback(self._delivery_done)
+                self._start(lease)
 
-    def _delivery_done(self, delivery: asyncio.Task[None]) -> None:
+    def _start(self, lease: Lease) -> None:
+        self._busy.add((lease.job.id, lease.token))
+        delivery = asyncio.create_task(self._deliver(lease), name="delivery")
+        self._deliveries.add(delivery)
+        delivery.add_done_callback(partial(self._delivery_done, lease))
+
+    def _delivery_done(self, lease: Lease, delivery: asyncio.Task[None]) -> None:
         self._deliveries.discard(delivery)
-        self._slot_freed.set()
+        self._free_slot(lease)
+
+    def _free_slot(self, lease: Lease) -> None:
+        """The backend is done with the delivery: another may start (once per lease)."""
+        if (lease.job.id, lease.token) in self._busy:
+            self._busy.discard((lease.job.id, lease.token))
+            self._slot_freed.set()
 
     async def _deliver(self, lease: Lease) -> None:
         jurisdiction_id = lease.job.jurisdiction_id
@@ -161,7 +209,9 @@ class Worker:
         tenant = self._tenant(job.jurisdiction_id)
         if job.kind is not JobKind.CREATE_REQUEST:
             raise Refused(f"this worker does not deliver {job.kind} jobs")
-        first = await self._store.by_key(job.jurisdiction_id, job.idempotency_key)
+        first = None
+        if not lease.admitted:
+            first = await self._store.by_key(job.jurisdiction_id, job.idempotency_key)
         if first is not None and first.state is SubmissionState.DELIVERED:
             assert first.service_request_id is not None
             return Delivered(first.service_request_id, "found")
@@ -246,7 +296,10 @@ class Worker:
 
     async def _settle(self, lease: Lease, action: str, settling: Awaitable[bool]) -> None:
         """A settle that did not apply was superseded (the lease expired and the job was
-        handed out again); one that failed leaves the job to come back when it expires."""
+        handed out again); one that failed leaves the job to come back when it expires.
+        The slot is free meanwhile: the backend is done with the job (and an outcome is
+        stored and announced), so a waiting client's next request may take the slot."""
+        self._free_slot(lease)
         try:
             applied = await settling
         except QueueUnavailable as failure:

@@ -94,6 +94,10 @@ class Lease:
     redelivered: bool = False
     """The job was handed out before and that lease ended unsettled (its worker crashed
     or stalled): the backend may hold the record already."""
+    admitted: bool = False
+    """The job was queued under this lease by the transaction that admitted it (see
+    `gateway.admission`): its key had no submission before, so nothing was delivered
+    under it and the worker need not look it up."""
 
 
 @dataclass(frozen=True, slots=True)

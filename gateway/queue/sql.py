@@ -55,9 +55,10 @@ _TAKE = (
 """Leases the same rows `_READY` returned: both run in one `BEGIN IMMEDIATE` transaction."""
 
 
-def job_row(job: Job) -> tuple[Any, ...]:
+def job_row(job: Job, lease: Lease | None = None) -> tuple[Any, ...]:
     """The job as `insert_jobs` takes it (the columns of `_INSERT_JOBS`, in order):
-    visible once it may run, and not leased."""
+    visible once it may run, and not leased; or already under `lease`, hidden until the
+    lease expires, as `lease` would leave it."""
     return (
         job.id,
         job.jurisdiction_id,
@@ -68,8 +69,8 @@ def job_row(job: Job) -> tuple[Any, ...]:
         job.enqueued_at,
         job.not_before,
         job.last_error,
-        job.not_before,
-        None,
+        job.not_before if lease is None else lease.expires_at,
+        None if lease is None else lease.token,
         job.reply_to,
     )
 

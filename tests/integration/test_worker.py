@@ -16,7 +16,7 @@ from gateway import connector_start
 from gateway.config import BackoffConfig, Config, WorkerConfig
 from gateway.open311.models import Location, NewServiceRequest
 from gateway.outcomes import Outcome
-from gateway.queue import Backoff, EmbeddedQueue, Job
+from gateway.queue import Backoff, EmbeddedQueue, Job, Lease
 from gateway.request_jobs import new_request_job
 from gateway.runtime import Runtime
 from gateway.store import Store, Submission, SubmissionState
@@ -188,5 +188,57 @@ async def test_jobs_wait_for_a_connector_that_cannot_be_imported(
         await eventually(lambda: count(runtime, "retried") >= 2)
         assert await runtime.queue.depth() == 1
         assert await runtime.queue.dead_letters(10) == []
+    finally:
+        await runtime.close()
+
+
+async def test_a_job_handed_over_by_its_admission_is_neither_leased_nor_looked_up(
+    worker: Runtime, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    leased: list[Lease] = []
+    lookups: list[str] = []
+    lease, by_key = worker.queue.lease, worker.store.by_key
+
+    async def recording_lease(limit: int, seconds: float) -> list[Lease]:
+        leased.extend(found := await lease(limit, seconds))
+        return found
+
+    async def recording_by_key(jurisdiction_id: str, key: str) -> Submission | None:
+        lookups.append(key)
+        return await by_key(jurisdiction_id, key)
+
+    monkeypatch.setattr(worker.queue, "lease", recording_lease)
+    monkeypatch.setattr(worker.store, "by_key", recording_by_key)
+    await worker.start()
+    job = job_for("header:k1")
+    assert (await worker.admission.admit(job, Submission.accepting(job))).job_id == job.id
+    await drained(worker)
+    assert backend_of(worker).calls == {"create": 1}
+    assert leased == lookups == []
+    stored = await worker.store.submission("city", job.id)
+    assert stored is not None and stored.state is SubmissionState.DELIVERED
+
+
+async def test_a_delivery_holds_its_slot_until_its_outcome_is_stored(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    register(monkeypatch)
+    one_slot = WorkerConfig(concurrency=1, poll_seconds=0.02)
+    runtime = Runtime(scripted_config(tmp_path, "key", worker=one_slot), worker_only=True)
+    try:
+        await runtime.start()
+        assert runtime.worker is not None
+        backend = backend_of(runtime)
+        backend.create_seconds = 0.3
+        first, second = job_for("header:k1"), job_for("header:k2")
+        await runtime.admission.admit(first, Submission.accepting(first))
+        await eventually(lambda: backend.calls["create"] == 1)
+        assert runtime.worker.reserve(second) is None
+        await runtime.admission.admit(second, Submission.accepting(second))  # for any worker
+        await drained(runtime)
+        assert backend.references() == {"header:k1": 1, "header:k2": 1}
+        lease = runtime.worker.reserve(second)
+        assert lease is not None and lease.admitted
+        runtime.worker.release(lease)
     finally:
         await runtime.close()
