@@ -7,9 +7,9 @@ lookup, the job and the acceptance are one transaction (`SharedFileAdmission`): 
 hand-off to the database and one fsync per batch of requests, and never a job without
 its acceptance or the reverse. Otherwise (RabbitMQ, or a store on PostgreSQL) they are
 three steps (`SeparateAdmission`), the job durable before its acceptance is recorded.
-In the one file, a job is queued leased to the worker of this process when it has a
-free slot (`Handover`), and handed to it once committed: the worker neither leases it
-in a transaction of its own nor looks its key up.
+In the one file, a job whose client waits for it is queued leased to the worker of
+this process when it has a free slot (`Handover`), and handed to it once committed:
+the worker neither leases it in a transaction of its own nor looks its key up.
 """
 
 from __future__ import annotations
@@ -33,11 +33,12 @@ log = get_logger(__name__)
 
 
 class Admission(Protocol):
-    async def admit(self, job: Job, accepted: Submission) -> Submission:
+    async def admit(self, job: Job, accepted: Submission, *, awaited: bool = False) -> Submission:
         """The submission as stored: `accepted` once its job is queued; the first one
         under the job's key (nothing queued); or `accepted` with its outcome when its
         worker was quicker. Raises QueueUnavailable or StoreUnavailable when the job
-        may not be durable: the client must hear 503, never 2xx."""
+        may not be durable: the client must hear 503, never 2xx. `awaited`: the client
+        waits for the delivery (a realtime service), which may then jump the queue."""
 
 
 class SeparateAdmission:
@@ -45,7 +46,7 @@ class SeparateAdmission:
         self._store = store
         self._queue = queue
 
-    async def admit(self, job: Job, accepted: Submission) -> Submission:
+    async def admit(self, job: Job, accepted: Submission, *, awaited: bool = False) -> Submission:
         first = await self._store.by_key(job.jurisdiction_id, job.idempotency_key)
         if first is not None:
             return first
@@ -73,10 +74,12 @@ class Handover(Protocol):
 
 
 class SharedFileAdmission:
-    """With a `handover`, a new job is queued already leased to this process's worker,
-    which delivers it once the transaction committed. A caller that fails (503) after
-    its batch committed leaves the job to its lease's expiry, then to any worker, which
-    finds it was handed out before."""
+    """With a `handover`, a new job whose client waits for it is queued already leased
+    to this process's worker, which delivers it once the transaction committed. Other
+    jobs wait their turn in the queue: a burst of batch requests is accepted first and
+    delivered as the worker gets to them. A caller that fails (503) after its batch
+    committed leaves the job to its lease's expiry, then to any worker, which finds it
+    was handed out before."""
 
     def __init__(
         self, file: SqliteFile, queue: EmbeddedQueue, handover: Handover | None = None
@@ -85,8 +88,10 @@ class SharedFileAdmission:
         self._queue = queue
         self._handover = handover
 
-    async def admit(self, job: Job, accepted: Submission) -> Submission:
-        lease = self._handover.reserve(job) if self._handover is not None else None
+    async def admit(self, job: Job, accepted: Submission, *, awaited: bool = False) -> Submission:
+        lease = None
+        if awaited and self._handover is not None:
+            lease = self._handover.reserve(job)
         work = Grouped(_admit, (queue_sql.job_row(job, lease), accepted))
         try:
             stored = await self._file.run(work, QueueUnavailable)

@@ -72,10 +72,10 @@ class Submissions:
                 return _answer(first, realtime, request)
             raise bad_request(f"request cannot be mapped for the backend: {exc}") from None
         if not realtime:  # answered with its token once queued: nobody waits for it
-            return _answer(await self._admit(job, identity), realtime, request)
+            return _answer(await self._admit(job, identity, awaited=False), realtime, request)
         heard = self._outcomes.expect(job.id)
         try:
-            stored = await self._admit(job, identity)
+            stored = await self._admit(job, identity, awaited=True)
             if stored.job_id != job.id or stored.state is not SubmissionState.ACCEPTED:
                 return _answer(stored, realtime, request)
             seconds = tenant.sync_wait - (asyncio.get_running_loop().time() - received_at)
@@ -86,11 +86,12 @@ class Submissions:
             return _receipt(job.id, None, None, realtime, request)
         return _receipt(job.id, outcome.service_request_id, outcome.error, realtime, request)
 
-    async def _admit(self, job: Job, identity: Identity) -> Submission:
+    async def _admit(self, job: Job, identity: Identity, *, awaited: bool) -> Submission:
         """The submission as stored (see `Admission.admit`); 503 when the job may not
         be durable."""
+        accepted = Submission.accepting(job, identity.fingerprint)
         try:
-            return await self._admission.admit(job, Submission.accepting(job, identity.fingerprint))
+            return await self._admission.admit(job, accepted, awaited=awaited)
         except QueueUnavailable as failure:
             raise unavailable(f"the request could not be queued: {failure}") from None
         except StoreUnavailable as failure:

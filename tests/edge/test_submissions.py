@@ -53,8 +53,8 @@ def count_enqueues(runtime: Runtime, monkeypatch: pytest.MonkeyPatch) -> list[st
     queued: list[str] = []
     admit = runtime.admission.admit
 
-    async def counted(job, accepted):  # type: ignore[no-untyped-def]
-        stored = await admit(job, accepted)
+    async def counted(job, accepted, *, awaited):  # type: ignore[no-untyped-def]
+        stored = await admit(job, accepted, awaited=awaited)
         if stored.job_id == job.id:
             queued.append(job.idempotency_key)
         return stored
@@ -99,6 +99,32 @@ async def scripted(aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         return client, backend
 
     return make
+
+
+# --- hand-over ----------------------------------------------------------------------------
+
+
+async def test_only_a_realtime_request_is_handed_straight_to_the_worker(
+    city, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its client waits for the delivery; a batch request's job waits its turn."""
+    client = await city()
+    runtime = runtime_of(client)
+    assert runtime.worker is not None
+    handed_over: list[str] = []
+    hand_over = runtime.worker.hand_over
+
+    def recording(lease):  # type: ignore[no-untyped-def]
+        handed_over.append(lease.job.idempotency_key)
+        hand_over(lease)
+
+    monkeypatch.setattr(runtime.worker, "hand_over", recording)
+    for kind in ("realtime", "batch"):
+        service = await service_of(client, type=kind)
+        form = await valid_request(client, service["service_code"])
+        assert (await post(client, form, key=kind))[0] == 200
+    await drained(runtime)
+    assert handed_over == ["header:realtime"]
 
 
 # --- repeats ------------------------------------------------------------------------------

@@ -142,7 +142,7 @@ async def test_a_job_is_handed_over_under_the_lease_it_was_queued_with(
     handover = RecordingHandover(slots=1)
     job = new_job(clock_at_now(), key="k-1")
     accepted = Submission.accepting(job)
-    assert await handing_over(admitting, handover).admit(job, accepted) == accepted
+    assert await handing_over(admitting, handover).admit(job, accepted, awaited=True) == accepted
     (lease,) = handover.handed_over
     assert lease.job == job and handover.released == []
     assert await admitting.queue.lease(10, 30.0) == []  # hidden while its lease runs
@@ -156,7 +156,7 @@ async def test_a_handed_over_job_whose_worker_died_is_redelivered_once_its_lease
 ) -> None:
     handover = RecordingHandover(slots=1, lease_seconds=30.0)
     job = new_job(FakeClock(), key="k-1")  # stamped months ago: its lease has expired
-    await handing_over(admitting, handover).admit(job, Submission.accepting(job))
+    await handing_over(admitting, handover).admit(job, Submission.accepting(job), awaited=True)
     (first,) = handover.handed_over
     (again,) = await admitting.queue.lease(10, 30.0)
     assert again.job == job
@@ -170,8 +170,10 @@ async def test_a_repeat_or_a_failure_gives_the_slot_back(admitting: Admitting) -
     admission = handing_over(admitting, handover)
     clock = clock_at_now()
     first, repeat = new_job(clock, key="k-1"), new_job(clock, key="k-1")
-    await admission.admit(first, Submission.accepting(first))
-    assert (await admission.admit(repeat, Submission.accepting(repeat))).job_id == first.id
+    await admission.admit(first, Submission.accepting(first), awaited=True)
+    assert (
+        await admission.admit(repeat, Submission.accepting(repeat), awaited=True)
+    ).job_id == first.id
     assert [lease.job for lease in handover.handed_over] == [first]
     assert [lease.job for lease in handover.released] == [repeat]
     assert admitting.file is not None
@@ -182,16 +184,19 @@ async def test_a_repeat_or_a_failure_gives_the_slot_back(admitting: Admitting) -
         )
     failed = new_job(clock, key="k-2")
     with pytest.raises(QueueUnavailable):
-        await admission.admit(failed, Submission.accepting(failed))
+        await admission.admit(failed, Submission.accepting(failed), awaited=True)
     assert [lease.job for lease in handover.released] == [repeat, failed]
     assert handover.slots == 1
 
 
 @pytest.mark.parametrize("admitting", ["one file"], indirect=True)
-async def test_without_a_free_slot_a_job_is_queued_for_any_worker(admitting: Admitting) -> None:
-    handover = RecordingHandover(slots=0)
+@pytest.mark.parametrize(("slots", "awaited"), [(0, True), (1, False)])
+async def test_without_a_free_slot_or_a_waiting_client_a_job_is_queued_for_any_worker(
+    admitting: Admitting, slots: int, awaited: bool
+) -> None:
+    handover = RecordingHandover(slots=slots)
     job = new_job(clock_at_now(), key="k-1")
-    await handing_over(admitting, handover).admit(job, Submission.accepting(job))
+    await handing_over(admitting, handover).admit(job, Submission.accepting(job), awaited=awaited)
     assert handover.handed_over == handover.released == []
     (lease,) = await admitting.queue.lease(10, 30.0)
     assert lease.job == job and not lease.redelivered

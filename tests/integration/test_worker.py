@@ -211,7 +211,8 @@ async def test_a_job_handed_over_by_its_admission_is_neither_leased_nor_looked_u
     monkeypatch.setattr(worker.store, "by_key", recording_by_key)
     await worker.start()
     job = job_for("header:k1")
-    assert (await worker.admission.admit(job, Submission.accepting(job))).job_id == job.id
+    stored = await worker.admission.admit(job, Submission.accepting(job), awaited=True)
+    assert stored.job_id == job.id
     await drained(worker)
     assert backend_of(worker).calls == {"create": 1}
     assert leased == lookups == []
@@ -231,10 +232,10 @@ async def test_a_delivery_holds_its_slot_until_its_outcome_is_stored(
         backend = backend_of(runtime)
         backend.create_seconds = 0.3
         first, second = job_for("header:k1"), job_for("header:k2")
-        await runtime.admission.admit(first, Submission.accepting(first))
+        await runtime.admission.admit(first, Submission.accepting(first), awaited=True)
         await eventually(lambda: backend.calls["create"] == 1)
         assert runtime.worker.reserve(second) is None
-        await runtime.admission.admit(second, Submission.accepting(second))  # for any worker
+        await runtime.admission.admit(second, Submission.accepting(second), awaited=True)
         await drained(runtime)
         assert backend.references() == {"header:k1": 1, "header:k2": 1}
         lease = runtime.worker.reserve(second)
