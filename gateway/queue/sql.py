@@ -25,7 +25,7 @@ from sqlalchemy import (
     update,
 )
 
-from gateway.driversql import RowsDelete, RowsInsert
+from connectors.sql.rows import RowsDelete, RowsInsert
 from gateway.queue.jobs import DeadLetter, Job, JobKind, Lease
 from gateway.queue.schema import JOB_COLUMNS, UtcMicros, dead_letters, jobs
 

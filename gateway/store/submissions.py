@@ -17,7 +17,7 @@ from typing import Any
 from sqlalchemy import Connection, Row, bindparam, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
-from gateway.driversql import RowsInsert, RowsUpdate
+from connectors.sql.rows import RowsInsert, RowsUpdate
 from gateway.queue.jobs import Job
 from gateway.store.tables import submissions
 

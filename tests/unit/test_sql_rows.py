@@ -19,7 +19,7 @@ from sqlalchemy import (
     select,
 )
 
-from gateway.driversql import MAX_PARAMETERS, RowsDelete, RowsInsert, RowsUpdate
+from connectors.sql.rows import MAX_PARAMETERS, RowsDelete, RowsInsert, RowsUpdate
 from gateway.queue.schema import UtcMicros
 
 metadata = MetaData()
