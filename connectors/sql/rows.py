@@ -1,14 +1,15 @@
-"""Statements compiled by SQLAlchemy once and run through the driver, for the steps
-of a group commit that run on every POST: on such small statements SQLAlchemy's
-execution (a cache key per call, per-row parameter processing) cost more than the
-database's own work.
+"""Statements compiled by SQLAlchemy once and run through the driver, for the writes
+that run on every POST (the gateway's group commits, the SQL connector's batches of
+tickets): on such small statements SQLAlchemy's execution (a cache key per call,
+per-row parameter processing) cost more than the database's own work.
 
 `RowsInsert` inserts a batch's rows with one statement (`INSERT ... VALUES (...),
 (...)`). An executemany steps the database once per row, and on SQLite each step hands
 the GIL to the event loop and takes it back, which costs up to a switch interval while
 the loop is busy: a batch's commit waited on those hand-offs more than on its fsync.
-Each value still goes through its column's own bind processor. Rows whose unique key
-is already stored may be skipped, the statement returning which rows went in: one
+Each value still goes through its column's own bind processor, and each value it
+returns (`RETURNING`) through its column's result processor. Rows whose unique key is
+already stored may be skipped, the statement returning which rows went in: one
 statement both checks and inserts. `RowsDelete` deletes a batch's rows by their key in
 one statement, returning which were there; `RowsUpdate` gives each of a batch's rows
 its own values in one statement (SQLite).
@@ -39,6 +40,7 @@ from sqlalchemy import (
     values,
 )
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import StatementError
 
 Processor = Callable[[Any], Any]
 
@@ -69,11 +71,13 @@ class _RowsStatement(ABC):
         for start in range(0, len(rows), self._chunk):
             chunk = rows[start : start + self._chunk]
             parameters = list(chain.from_iterable(chunk))
-            for position, process in processors:  # a column at a time, at C speed
-                parameters[position::width] = map(process, parameters[position::width])
-            yield connection.exec_driver_sql(
-                self._statement(dialect, len(chunk)), tuple(parameters)
-            )
+            statement = self._statement(dialect, len(chunk))
+            try:
+                for position, process in processors:  # a column at a time, at C speed
+                    parameters[position::width] = map(process, parameters[position::width])
+            except Exception as exc:  # a value its column cannot take, as SQLAlchemy says
+                raise StatementError(str(exc), statement, None, exc, hide_parameters=True) from exc
+            yield connection.exec_driver_sql(statement, tuple(parameters))
 
     def _processors_for(self, dialect: Dialect) -> tuple[tuple[int, Processor], ...]:
         """(position, processor) of each column whose type converts values."""
@@ -101,9 +105,10 @@ class _RowsStatement(ABC):
 
 
 class RowsInsert(_RowsStatement):
-    """`skip_conflicts_on` names a unique key: a row whose key is stored already (or
-    comes earlier in the same call) is skipped, and `execute` returns the `returned`
-    column of each row that went in (SQLite and PostgreSQL).
+    """`returning` names columns to read back from each row inserted (SQLite and
+    PostgreSQL). `skip_conflicts_on` names a unique key: a row whose key is stored
+    already (or comes earlier in the same call) is skipped, and only the rows that went
+    in are returned.
     """
 
     def __init__(
@@ -113,40 +118,67 @@ class RowsInsert(_RowsStatement):
         *,
         prefix: str | None = None,
         skip_conflicts_on: Sequence[str] = (),
-        returned: str | None = None,
+        returning: Sequence[str] = (),
     ) -> None:
-        if bool(skip_conflicts_on) != (returned is not None):
+        if skip_conflicts_on and not returning:
             raise ValueError("a statement that skips conflicts names what it returns")
         super().__init__(table, columns)
         self._prefix = prefix
         self._conflict_key = tuple(skip_conflicts_on)
-        self._returned = returned
+        self._returning = tuple(table.c[name] for name in returning)
+        self._readers = lru_cache(maxsize=None)(self._readers_for)
 
-    def execute(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> list[Any]:
-        """The `returned` value of each row inserted; empty when nothing is returned."""
-        inserted: list[Any] = []
+    def execute(
+        self, connection: Connection, rows: Sequence[tuple[Any, ...]]
+    ) -> list[tuple[Any, ...]]:
+        """The `returning` values of each row inserted, in `returning` order; empty when
+        nothing is returned."""
+        inserted: list[tuple[Any, ...]] = []
         for result in self._results(connection, rows):
-            if self._returned is not None:
-                inserted.extend(result.scalars())
+            if not self._returning:
+                continue
+            driver_types = tuple(column[1] for column in result.cursor.description)
+            readers = self._readers(connection.dialect, driver_types)
+            if any(readers):
+                inserted.extend(_read(row, readers) for row in result)
+            else:
+                inserted.extend(map(tuple, result))
         return inserted
+
+    def _readers_for(
+        self, dialect: Dialect, driver_types: tuple[Any, ...]
+    ) -> tuple[Processor | None, ...]:
+        """The result processor of each returned column, for the type the driver says it
+        returns (None: the value is taken as the driver gives it)."""
+        return tuple(
+            column.type.dialect_impl(dialect).result_processor(dialect, driver_type)
+            for column, driver_type in zip(self._returning, driver_types, strict=True)
+        )
 
     def _statement_for(self, dialect: Dialect, rows: list[dict[str, Any]]) -> Executable:
         statement = self._insert(dialect).values(rows)
         if self._prefix is not None:
             statement = statement.prefix_with(self._prefix)
+        if self._returning:
+            statement = statement.returning(*self._returning)
         return statement
 
     def _insert(self, dialect: Dialect) -> Insert:
         if not self._conflict_key:
             return insert(self._table)
-        returned = self._table.c[self._returned]
         if dialect.name == "postgresql":
             upsert = postgresql.insert(self._table)
         elif dialect.name == "sqlite":
             upsert = sqlite.insert(self._table)
         else:
             raise NotImplementedError(f"{dialect.name} cannot skip conflicting rows")
-        return upsert.on_conflict_do_nothing(index_elements=self._conflict_key).returning(returned)
+        return upsert.on_conflict_do_nothing(index_elements=self._conflict_key)
+
+
+def _read(row: Sequence[Any], readers: Sequence[Processor | None]) -> tuple[Any, ...]:
+    return tuple(
+        value if read is None else read(value) for value, read in zip(row, readers, strict=True)
+    )
 
 
 class RowsDelete(_RowsStatement):

@@ -167,7 +167,7 @@ _RECORD_UNLESS_KNOWN = RowsInsert(
     submissions,
     ("job_id", "jurisdiction_id", "idempotency_key", "fingerprint", "state", "accepted_at"),
     skip_conflicts_on=("idempotency_key", "jurisdiction_id"),
-    returned="job_id",
+    returning=("job_id",),
 )
 
 
@@ -189,7 +189,7 @@ def record_unless_known(connection: Connection, accepted: list[Submission]) -> s
             for submission in accepted
         ],
     )
-    return set(inserted)
+    return {job_id for (job_id,) in inserted}
 
 
 _SETTLE_OWN = update(submissions).where(submissions.c.job_id == bindparam("settled_job_id"))

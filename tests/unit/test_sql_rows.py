@@ -18,6 +18,7 @@ from sqlalchemy import (
     event,
     select,
 )
+from sqlalchemy.exc import StatementError
 
 from connectors.sql.rows import MAX_PARAMETERS, RowsDelete, RowsInsert, RowsUpdate
 from gateway.queue.schema import UtcMicros
@@ -106,12 +107,32 @@ def test_a_row_of_the_wrong_width_is_refused(connection: Connection) -> None:
 
 
 def test_rows_whose_key_is_stored_or_taken_earlier_are_skipped(connection: Connection) -> None:
-    insert = RowsInsert(things, ("name", "at", "note"), skip_conflicts_on=("name",), returned="seq")
+    insert = RowsInsert(
+        things, ("name", "at", "note"), skip_conflicts_on=("name",), returning=("seq",)
+    )
     with connection.begin():
-        assert sorted(insert.execute(connection, rows(2))) == [1, 2]
+        assert sorted(insert.execute(connection, rows(2))) == [(1,), (2,)]
         again = [*rows(1), *rows(1, offset=5), *rows(1, offset=5)]  # n0 stored; n5 twice
-        assert insert.execute(connection, again) == [3]
+        assert insert.execute(connection, again) == [(3,)]
     assert [name for name, _, _ in stored(connection)] == ["n0", "n1", "n5"]
+
+
+def test_returned_values_are_read_as_their_columns_read_them(connection: Connection) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"), returning=("at", "seq", "note"))
+    with connection.begin():
+        returned = insert.execute(connection, rows(3))
+    assert sorted(returned, key=lambda row: row[1]) == [
+        (at, seq, note) for seq, (_, at, note) in enumerate(rows(3), start=1)
+    ]  # `at` is stored as integer microseconds, and returned as the date-time it was
+
+
+def test_a_value_its_column_cannot_take_fails_as_sqlalchemy_reports_it(
+    connection: Connection,
+) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"))
+    with pytest.raises(StatementError), connection.begin():
+        insert.execute(connection, [*rows(1), ("n9", "not a date-time", None)])
+    assert stored(connection) == []
 
 
 def test_skipping_conflicts_needs_a_returned_column() -> None:
