@@ -24,12 +24,13 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection, insert
+from sqlalchemy import Connection, Table, insert
 
 from connectors.base import ConnectorError, PermanentError, Record, TransientError
 from connectors.sql.database import Database
 from connectors.sql.errors import database_call
 from connectors.sql.records import TicketView
+from connectors.sql.rows import RowsInsert
 from connectors.sql.tables import Tables
 
 MAX_BATCH = 64
@@ -57,15 +58,14 @@ class TicketWriter:
         self._id = tables.tickets.c[spec.id]
         self._reference = tables.tickets.c[spec.reference]
         self._insert_tickets = insert(tables.tickets)
-        self._insert_returning_ids = insert(tables.tickets).returning(self._id, self._reference)
-        self._insert_returning_records = (
-            insert(tables.tickets).returning(*tables.tickets.c)
+        self._returned = (
+            tuple(column.name for column in tables.tickets.c)
             if not tables.lookups and tables.contact is None
             else None
         )
         """When the view joins nothing, the INSERT returns the records it would read back."""
-        self._insert_changes = insert(tables.history)
-        self._insert_contacts = insert(tables.contact) if tables.contact is not None else None
+        self._inserts: dict[tuple[str, tuple[str, ...], tuple[str, ...]], RowsInsert] = {}
+        """The INSERT of each table, set of columns and set returned, compiled once."""
         self._queue: asyncio.Queue[NewTicket] = asyncio.Queue()
         self._task: asyncio.Task[None] | None = None
 
@@ -147,13 +147,11 @@ class TicketWriter:
             fresh.setdefault(new.reference, new)
         tickets = [dict(new.ticket) for new in fresh.values()]
         self._view.resolve_lookups(connection, tickets)
-        returned = self._insert_returning_records
         stored: dict[str, Record] | None = None
-        if returned is not None and connection.dialect.insert_executemany_returning:
+        if self._returned is not None and connection.dialect.insert_executemany_returning:
+            rows = self._insert_records(connection, self._tables.tickets, tickets, self._returned)
             stored = {
-                record[spec.tickets.reference]: record
-                for rows in _same_keys(tickets)
-                for record in map(self._view.record, connection.execute(returned, rows))
+                record[spec.tickets.reference]: record for record in map(self._view.record, rows)
             }
             ids = {reference: record[spec.tickets.id] for reference, record in stored.items()}
         else:
@@ -165,16 +163,14 @@ class TicketWriter:
                 spec.history.time, new.ticket.get(spec.tickets.created_at) or datetime.now(UTC)
             )
             first_changes.append(change)
-        for rows in _same_keys(first_changes):
-            connection.execute(self._insert_changes, rows)
-        if self._insert_contacts is not None and spec.contact is not None:
+        self._insert_records(connection, self._tables.history, first_changes)
+        if self._tables.contact is not None and spec.contact is not None:
             contacts = [
                 {**new.contact, spec.contact.ticket: ids[reference]}
                 for reference, new in fresh.items()
                 if new.contact
             ]
-            for rows in _same_keys(contacts):
-                connection.execute(self._insert_contacts, rows)
+            self._insert_records(connection, self._tables.contact, contacts)
         if stored is None:
             query = self._view.select().where(self._id.in_(ids.values()))
             read_back = self._view.read(connection, query)
@@ -185,17 +181,34 @@ class TicketWriter:
         """The new tickets' ids by reference."""
         reference = self._tables.schema.tickets.reference
         if connection.dialect.insert_executemany_returning:
-            return {
-                row_reference: row_id
-                for rows in _same_keys(tickets)
-                for row_id, row_reference in connection.execute(self._insert_returning_ids, rows)
-            }
+            returned = (reference, self._tables.schema.tickets.id)
+            return dict(self._insert_records(connection, self._tables.tickets, tickets, returned))
         return {
             ticket[reference]: connection.execute(
                 self._insert_tickets, ticket
             ).inserted_primary_key[0]
             for ticket in tickets
         }
+
+    def _insert_records(
+        self,
+        connection: Connection,
+        table: Table,
+        records: list[Record],
+        returning: tuple[str, ...] = (),
+    ) -> list[tuple[Any, ...]]:
+        """The records in multi-row INSERTs, one for each set of columns they fill; the
+        `returning` values of each row inserted."""
+        returned: list[tuple[Any, ...]] = []
+        for group in _same_keys(records):
+            columns = tuple(c.name for c in table.columns if c.name in group[0])  # table order
+            key = (table.name, columns, returning)
+            statement = self._inserts.get(key)
+            if statement is None:
+                statement = self._inserts[key] = RowsInsert(table, columns, returning=returning)
+            rows = [tuple(record[column] for column in columns) for record in group]
+            returned += statement.execute(connection, rows)
+        return returned
 
 
 def _same_keys(records: Iterable[Record]) -> list[list[Record]]:
