@@ -49,9 +49,10 @@ MAX_PARAMETERS = 999
 
 
 class _RowsStatement(ABC):
-    """One statement per batch of rows, given as tuples in the order of `columns`: each
-    value through its column's bind processor, and the statement compiled once for each
-    number of rows (split where the parameters would pass the limit)."""
+    """One statement per batch of rows, given as tuples in the order of `columns` (which
+    follow the table's own order, as SQLAlchemy writes them): each value through its
+    column's bind processor, and the statement compiled once for each number of rows
+    (split where the parameters would pass the limit)."""
 
     def __init__(self, table: Table, columns: Sequence[str]) -> None:
         self._table = table
