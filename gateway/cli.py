@@ -19,7 +19,7 @@ from gateway import apikeys, logs
 from gateway.config import Config, GatewayConfig, JurisdictionConfig, load_config
 from gateway.connector_list import add_connectors_command
 from gateway.embedded import JURISDICTION_ID, data_dir, embedded_config, store_url
-from gateway.http.app import LISTEN_BACKLOG, create_app
+from gateway.http.app import LISTEN_BACKLOG, GatewayRunner
 from gateway.mapping import load_mapping
 from gateway.mapping_commands import add_mapping_commands, print_problems
 from gateway.queue import DeadLetter, JobQueue, QueueUnavailable, open_queue
@@ -150,15 +150,21 @@ def _serve(args: argparse.Namespace) -> int:
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     runtime = Runtime(config, files)
     logs.get_logger(__name__).info("serving", url=f"http://{args.host}:{args.port}")
-    web.run_app(
-        create_app(runtime, serves_until_stopped=True),
-        host=args.host,
-        port=args.port,
-        backlog=LISTEN_BACKLOG,
-        access_log=None,
-        print=None,
-    )
+    asyncio.run(_serve_until_stopped(runtime, args.host, args.port))
     return 0
+
+
+async def _serve_until_stopped(runtime: Runtime, host: str, port: int) -> None:
+    """Serve until SIGTERM or SIGINT; then stop listening, let the requests in flight
+    finish, and close."""
+    stopped = _stop_on_signals()
+    runner = GatewayRunner(runtime, serves_until_stopped=True, access_log=None)
+    await runner.setup()
+    try:
+        await web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start()
+        await stopped.wait()
+    finally:
+        await runner.cleanup()
 
 
 def _work(args: argparse.Namespace) -> int:
@@ -174,10 +180,7 @@ def _work(args: argparse.Namespace) -> int:
 
 async def _deliver_until_stopped(runtime: Runtime) -> None:
     """Deliver until SIGTERM or SIGINT; then finish the deliveries in flight and close."""
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGTERM, signal.SIGINT):
-        loop.add_signal_handler(signum, stop.set)
+    stop = _stop_on_signals()
     log = logs.get_logger(__name__)
     await runtime.start()
     freeze_startup_objects()
@@ -187,6 +190,15 @@ async def _deliver_until_stopped(runtime: Runtime) -> None:
     finally:
         await runtime.close()
         log.info("worker_stopped")
+
+
+def _stop_on_signals() -> asyncio.Event:
+    """An event set on SIGTERM or SIGINT, which no longer end the process."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(signum, stop.set)
+    return stop
 
 
 def _configuration(file: Path | None, base_url: str) -> tuple[Config, list[Path]]:

@@ -10,28 +10,29 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestServer
+from aiohttp.test_utils import TestClient
 
 from connectors.upstream import UpstreamConnector
 from gateway.embedded import KEY_ENV, embedded_config
-from gateway.http.app import create_app
 from gateway.runtime import Runtime
 from mappings import mapping_path
+
+from loopback import GatewayTestServer
 
 UPSTREAM_KEY = "upstream-key-0123456789"
 FEDERATION = mapping_path("examples/federation.yaml")
 
 
 async def upstream_gateway(
-    aiohttp_server: Any, folder: Path, monkeypatch: pytest.MonkeyPatch
+    aiohttp_client: Any, folder: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, Runtime]:
     """A started gateway on the embedded default in `folder`: its base URL and runtime."""
     monkeypatch.setenv(KEY_ENV, UPSTREAM_KEY)
     config, minted = embedded_config(folder, "http://upstream.test")
     assert minted is None
     runtime = Runtime(config)
-    server: TestServer = await aiohttp_server(create_app(runtime))
-    return str(server.make_url("")).rstrip("/"), runtime
+    client: TestClient = await aiohttp_client(GatewayTestServer(runtime))
+    return str(client.make_url("")).rstrip("/"), runtime
 
 
 def upstream_connector(

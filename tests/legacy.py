@@ -27,7 +27,6 @@ from sqlalchemy.ext.asyncio import create_async_engine
 
 from connectors.sql import SqlConnector
 from connectors.sql.database import ASYNC_DRIVERS
-from gateway.http.app import RUNTIME
 from gateway.mapping import CompiledMapping, load_mapping
 from mappings import mapping_path
 
@@ -111,7 +110,7 @@ async def request_id(client: TestClient, response: ClientResponse) -> str:
     [receipt] = json.loads(body)
     if "service_request_id" in receipt:
         return str(receipt["service_request_id"])
-    await drained(client.app[RUNTIME])
+    await drained(client.server.runtime)
     [resolved] = await (await client.get(f"/tokens/{receipt['token']}.json")).json()
     return str(resolved["service_request_id"])
 

@@ -16,10 +16,11 @@ from gateway.config import (
     JurisdictionConfig,
     WorkerConfig,
 )
-from gateway.http.app import create_app
 from gateway.mapping import load_mapping
 from gateway.runtime import Runtime
 from mappings import mapping_path
+
+from loopback import GatewayTestServer
 
 MAPPING = mapping_path("examples/salesforce.yaml")
 CLIENT_CREDENTIALS = {
@@ -105,7 +106,7 @@ async def gateway_client(
     config = gateway_config(running, folder, api_key)
     jurisdiction = config.jurisdictions[0]
     config.jurisdictions[0] = jurisdiction.model_copy(update=changes)
-    return await aiohttp_client(create_app(Runtime(config)))
+    return await aiohttp_client(GatewayTestServer(Runtime(config)))
 
 
 QUICK_BACKOFF = BackoffConfig(base_seconds=0.01, cap_seconds=0.02, max_attempts=50)

@@ -15,7 +15,7 @@ Params = list[tuple[str, str]]
 
 @dataclass(slots=True)
 class Call:
-    request: web.Request
+    request: web.BaseRequest
     runtime: Runtime
     fmt: Format
     argument: str
@@ -41,7 +41,7 @@ class Call:
         return tenant
 
 
-async def read_params(request: web.Request) -> Params:
+async def read_params(request: web.BaseRequest) -> Params:
     """Merge query and body parameters; `web.HTTPRequestEntityTooLarge` past the limit."""
     params = list(request.query.items()) if request.query_string else []
     if request.method == "POST" and request.body_exists:

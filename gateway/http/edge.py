@@ -27,7 +27,7 @@ class Edge:
         self.router = router
         self.access_log = access_log
 
-    async def handle(self, request: web.Request) -> web.Response:
+    async def handle(self, request: web.BaseRequest) -> web.Response:
         started = time.perf_counter()
         request_id = request.headers.get("X-Request-ID") or random_hex(8)
         fmt: Format | None = None

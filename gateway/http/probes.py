@@ -13,14 +13,16 @@ from gateway.runtime import Runtime
 
 _PROBE_TIMEOUT = 5.0
 
+Probe = Callable[[web.BaseRequest], Awaitable[web.Response]]
 
-async def healthz(_request: web.Request) -> web.Response:
+
+async def healthz(_request: web.BaseRequest) -> web.Response:
     """The process is alive and its event loop answers."""
     return web.json_response({"status": "ok"})
 
 
-def readiness(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def readyz(_request: web.Request) -> web.Response:
+def readiness(runtime: Runtime) -> Probe:
+    async def readyz(_request: web.BaseRequest) -> web.Response:
         """Whether this instance should take traffic, with every check and its reason.
 
         503 only when it cannot serve anyone: the store or the queue fails, or no
@@ -69,8 +71,8 @@ async def _probe(check: Awaitable[object]) -> str:
     return "ok"
 
 
-def metrics(runtime: Runtime) -> Callable[[web.Request], Awaitable[web.Response]]:
-    async def scrape(_request: web.Request) -> web.Response:
+def metrics(runtime: Runtime) -> Probe:
+    async def scrape(_request: web.BaseRequest) -> web.Response:
         """Prometheus text exposition of this gateway's metrics."""
         response = web.Response(body=await runtime.exposition())
         response.headers["Content-Type"] = CONTENT_TYPE

@@ -76,7 +76,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--route-header", required=True)
     args = parser.parse_args(argv)
     captures = json.loads(args.captures.read_text(encoding="utf-8"))
-    # access_log=None exactly as the gateway's `serve` passes it to run_app.
+    # access_log=None exactly as the gateway's `serve` passes it to its server.
     web.run_app(
         build_app(captures, args.route_header),
         host=args.host,

@@ -32,11 +32,11 @@ class TestUpstreamOpen311(ConnectorConformance):
     async def connector_under_test(
         self,
         request: pytest.FixtureRequest,
-        aiohttp_server: Any,
+        aiohttp_client: Any,
         tmp_path: Path,
         monkeypatch: pytest.MonkeyPatch,
     ) -> AsyncIterator[ConnectorUnderTest]:
-        url, _ = await upstream_gateway(aiohttp_server, tmp_path / "upstream", monkeypatch)
+        url, _ = await upstream_gateway(aiohttp_client, tmp_path / "upstream", monkeypatch)
         async with FaultProxy.before(url) as proxy:
             yield ConnectorUnderTest(
                 connector="open311",

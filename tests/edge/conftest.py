@@ -12,10 +12,10 @@ from aiohttp.test_utils import TestClient
 from gateway import logs
 from gateway.config import Config, JurisdictionConfig
 from gateway.embedded import embedded_config
-from gateway.http.app import create_app
 from gateway.runtime import Runtime
 
 from clientforms import API_KEY
+from loopback import GatewayTestServer
 
 
 def embedded(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
@@ -27,7 +27,7 @@ def embedded(folder: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
 
 @pytest.fixture
 async def client(aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> TestClient:
-    return await aiohttp_client(create_app(Runtime(embedded(tmp_path, monkeypatch))))
+    return await aiohttp_client(GatewayTestServer(Runtime(embedded(tmp_path, monkeypatch))))
 
 
 @pytest.fixture
@@ -49,7 +49,7 @@ async def two_cities(aiohttp_client, tmp_path: Path, monkeypatch) -> TestClient:
         ),
     )
     config.jurisdictions.append(second)
-    return await aiohttp_client(create_app(Runtime(config)))
+    return await aiohttp_client(GatewayTestServer(Runtime(config)))
 
 
 @pytest.fixture

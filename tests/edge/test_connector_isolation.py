@@ -14,12 +14,12 @@ from aiohttp.test_utils import TestClient
 
 from gateway import connector_start
 from gateway.config import Config, ConnectorConfig
-from gateway.http.app import RUNTIME, create_app
 from gateway.queue import Backoff
 from gateway.runtime import Runtime
 
 from clientforms import API_KEY
 from delivery import PATIENCE_SECONDS
+from loopback import GatewayTestServer
 from scripted_backend import POT, ScriptedConnector, register, scripted_config
 from wire import assert_error
 
@@ -50,11 +50,11 @@ def config(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Config:
 
 @pytest.fixture
 async def client(aiohttp_client, config: Config) -> TestClient:
-    return await aiohttp_client(create_app(Runtime(config)))
+    return await aiohttp_client(GatewayTestServer(Runtime(config)))
 
 
 def runtime_of(client: TestClient) -> Runtime:
-    return client.server.app[RUNTIME]
+    return client.server.runtime
 
 
 @pytest.mark.parametrize("fmt", FORMATS)
@@ -100,7 +100,7 @@ async def test_failures_are_logged_with_jurisdiction_connector_and_reason(
     aiohttp_client, config: Config, capsys, json_logs: Callable[[], None]
 ) -> None:
     json_logs()
-    await aiohttp_client(create_app(Runtime(config)))
+    await aiohttp_client(GatewayTestServer(Runtime(config)))
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line]
     failures = {line["event"]: line for line in lines if line["level"] in ("warning", "error")}
     start = failures["connector_start_failed"]

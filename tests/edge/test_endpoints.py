@@ -11,8 +11,6 @@ from aiohttp import FormData
 from aiohttp.test_utils import TestClient
 from lxml import etree
 
-from gateway.http.app import RUNTIME
-
 from clientforms import (
     API_KEY,
     catalogue,
@@ -123,7 +121,7 @@ async def test_batch_service_answers_a_token_that_resolves(client: TestClient) -
     service = await service_of(client, type="batch")
     receipt = await create(client, service["service_code"])
     assert set(receipt) == {"token"}
-    await drained(client.app[RUNTIME])
+    await drained(client.server.runtime)
     _, data = await both_formats(client, f"/tokens/{receipt['token']}")
     (resolved,) = data
     assert resolved["token"] == receipt["token"]
@@ -183,7 +181,7 @@ async def test_post_to_an_unknown_service_is_404(client: TestClient, fmt: str) -
 
 @pytest.mark.parametrize("fmt", FORMATS)
 async def test_body_over_the_limit_is_413(client: TestClient, fmt: str) -> None:
-    limit = client.app[RUNTIME].config.gateway.max_body_bytes
+    limit = client.server.runtime.config.gateway.max_body_bytes
     body = {"api_key": API_KEY, "description": "x" * (limit + 1)}
     await assert_error(await client.post(f"/requests.{fmt}", data=body), fmt, 413, "limit")
 
@@ -324,7 +322,7 @@ async def test_probes(client: TestClient) -> None:
 async def test_readiness_fails_while_the_queue_cannot_take_a_job(client: TestClient) -> None:
     """Another process holds the write lock of the file the queue lives in: the queue's
     check fails within its lock wait, and the instance is out of rotation (503)."""
-    queue_file = client.app[RUNTIME].queue.path  # type: ignore[attr-defined]
+    queue_file = client.server.runtime.queue.path  # type: ignore[attr-defined]
     holder = sqlite3.connect(queue_file, isolation_level=None)
     holder.execute("BEGIN IMMEDIATE")
     try:

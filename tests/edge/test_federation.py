@@ -16,12 +16,12 @@ from aiohttp.test_utils import TestClient
 
 from gateway.cli import main
 from gateway.config import BackoffConfig, WorkerConfig, load_config, resolve_sqlite_url
-from gateway.http.app import RUNTIME, create_app
 from gateway.runtime import Runtime
 
 from clientforms import API_KEY, valid_request
 from delivery import drained
 from gateways import UPSTREAM_KEY, upstream_gateway
+from loopback import GatewayTestServer
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "federation.yaml"
 
@@ -33,9 +33,9 @@ def example_environment(monkeypatch: pytest.MonkeyPatch, upstream_url: str) -> N
 
 
 @pytest.fixture
-async def upstream_url(aiohttp_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+async def upstream_url(aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
     """Gateway B's base URL."""
-    url, _ = await upstream_gateway(aiohttp_server, tmp_path / "b", monkeypatch)
+    url, _ = await upstream_gateway(aiohttp_client, tmp_path / "b", monkeypatch)
     return url
 
 
@@ -64,7 +64,7 @@ def federate(
         if worker is not None:
             config.gateway.worker = worker
         config.jurisdictions[0].connector.settings.update(settings)
-        return await aiohttp_client(create_app(Runtime(config)))
+        return await aiohttp_client(GatewayTestServer(Runtime(config)))
 
     return make
 
@@ -159,7 +159,7 @@ async def test_a_delivery_left_without_an_id_is_found_by_its_key_next_time(
     federated = await federate(worker=WorkerConfig(backoff=quick), token_polls=0)
     response = await federated.post("/requests.json", data=await valid_request(federated, "BULKY"))
     [receipt] = await response.json()
-    runtime = federated.app[RUNTIME]
+    runtime = federated.server.runtime
     await drained(runtime)
     [resolved] = await (await federated.get(f"/tokens/{receipt['token']}.json")).json()
     [direct] = await (await upstream.get("requests.json?service_code=BULKY")).json()

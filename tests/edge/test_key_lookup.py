@@ -12,11 +12,11 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.config import WorkerConfig, WorkerMode
-from gateway.http.app import create_app
 from gateway.runtime import Runtime
 
 from clientforms import service_of, valid_request
 from conftest import embedded
+from loopback import GatewayTestServer
 
 
 async def lookup(
@@ -71,7 +71,7 @@ async def test_a_request_not_delivered_yet_is_not_listed(
     config = embedded(tmp_path, monkeypatch)
     config.gateway.worker = WorkerConfig(mode=WorkerMode.EXTERNAL)
     config.jurisdictions[0] = config.jurisdictions[0].model_copy(update={"sync_wait": 0.0})
-    client = await aiohttp_client(create_app(Runtime(config)))
+    client = await aiohttp_client(GatewayTestServer(Runtime(config)))
     assert "token" in await post(client, "report-1")
     assert await lookup(client, "report-1") == (200, "report-1", [])
 

@@ -9,11 +9,11 @@ from aiohttp.test_utils import TestClient
 
 from gateway import apikeys
 from gateway.config import Config, ConnectorConfig, GatewayConfig, JurisdictionConfig
-from gateway.http.app import create_app
 from gateway.runtime import Runtime
 
 from clientforms import API_KEY
 from legacy import LEGACY_MAPPING, legacy_database, open311_round_trip
+from loopback import GatewayTestServer
 
 
 async def test_legacy_tables_on_postgresql_served_over_open311(
@@ -33,7 +33,7 @@ async def test_legacy_tables_on_postgresql_served_over_open311(
                 )
             ],
         )
-        client: TestClient = await aiohttp_client(create_app(Runtime(config)))
+        client: TestClient = await aiohttp_client(GatewayTestServer(Runtime(config)))
         try:
             await open311_round_trip(client, url, API_KEY)
         finally:

@@ -15,10 +15,10 @@ from connectors.base import TransientError
 from gateway import apikeys
 from gateway.catalogue_refresh import CatalogueRefresher
 from gateway.config import Config, ConnectorConfig, GatewayConfig, JurisdictionConfig
-from gateway.http.app import RUNTIME, create_app
 from gateway.runtime import Runtime
 
 from clientforms import API_KEY
+from loopback import GatewayTestServer
 from scripted_backend import DOG, GONE, LATER, POT, ScriptedConnector, register, write_mapping
 from wire import spark, stringify
 
@@ -45,11 +45,11 @@ async def client(aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
             )
         ],
     )
-    return await aiohttp_client(create_app(Runtime(config)))
+    return await aiohttp_client(GatewayTestServer(Runtime(config)))
 
 
 def backend(client: TestClient) -> tuple[ScriptedConnector, CatalogueRefresher]:
-    tenant = client.server.app[RUNTIME].tenants.resolve("city")
+    tenant = client.server.runtime.tenants.resolve("city")
     assert isinstance(tenant.connector, ScriptedConnector) and tenant.refresher is not None
     return tenant.connector, tenant.refresher
 
@@ -112,7 +112,7 @@ async def test_readiness_is_degraded_not_down_while_the_backend_fails(client: Te
 
 async def test_readiness_is_unavailable_without_the_store(client: TestClient) -> None:
     await loaded(client)
-    await client.server.app[RUNTIME].store.close()
+    await client.server.runtime.store.close()
     ready = await client.get("/readyz")
     assert ready.status == 503
     body = await ready.json()

@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from aiohttp.test_utils import TestClient
 
-from gateway.http.app import create_app
 from gateway.runtime import Runtime
 
 from clientforms import API_KEY, create, service_of, valid_request
 from conftest import embedded
+from loopback import GatewayTestServer
 from services import rabbitmq_topology, rabbitmq_url
 
 
@@ -28,7 +28,7 @@ async def client(
     config.gateway.queue_prefix = prefix
     runtime = Runtime(config)
     async with rabbitmq_topology(url, runtime.queue.topology):  # type: ignore[attr-defined]
-        yield await aiohttp_client(create_app(runtime))
+        yield await aiohttp_client(GatewayTestServer(runtime))
 
 
 async def test_a_realtime_request_is_answered_with_the_backends_id(client: TestClient) -> None:

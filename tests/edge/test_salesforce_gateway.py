@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient
 
 from connectors.testing.salesforce import RunningSimulator, running_salesforce
 from gateway.config import load_config
-from gateway.http.app import create_app
 from gateway.runtime import Runtime
 
 from clientforms import API_KEY
+from loopback import GatewayTestServer
 from salesforce_backend import gateway_client
 from wire import spark, stringify
 
@@ -224,7 +224,7 @@ async def test_the_example_deployment_runs_against_the_simulator(
     config = load_config(EXAMPLE)
     config.gateway.store_url = f"sqlite:///{tmp_path / 'gateway.db'}"
     config.gateway.queue_url = f"sqlite:///{tmp_path / 'queue.db'}"
-    gateway = await aiohttp_client(create_app(Runtime(config)))
+    gateway = await aiohttp_client(GatewayTestServer(Runtime(config)))
     request_id = await create(gateway)
     [request] = await both_formats(gateway, f"/requests/{request_id}")
     assert request["service_code"] == "Pothole"

@@ -23,12 +23,12 @@ from gateway.config import (
     WorkerConfig,
     load_config,
 )
-from gateway.http.app import RUNTIME, create_app
 from gateway.runtime import Runtime
 from gateway.store import SubmissionState
 
 from clientforms import API_KEY
 from delivery import drained
+from loopback import GatewayTestServer
 from soapcrm import MILLBROOK, Clock, soap_settings
 from wire import spark, stringify
 
@@ -87,11 +87,11 @@ async def gateway(aiohttp_client, tmp_path: Path, crm: SoapCrm) -> TestClient:
             )
         ],
     )
-    return await aiohttp_client(create_app(Runtime(config)))
+    return await aiohttp_client(GatewayTestServer(Runtime(config)))
 
 
 def runtime_of(client: TestClient) -> Runtime:
-    return client.app[RUNTIME]
+    return client.server.runtime
 
 
 async def both_formats(client: TestClient, path: str, **params: str) -> Any:
@@ -307,7 +307,7 @@ async def test_the_deploy_example_serves_on_the_simulators_defaults(
     config = load_config(DEPLOY_EXAMPLE)
     config.gateway.store_url = f"sqlite+aiosqlite:///{tmp_path / 'gateway.db'}"
     config.gateway.queue_url = f"sqlite:///{tmp_path / 'queue.db'}"
-    client = await aiohttp_client(create_app(Runtime(config)))
+    client = await aiohttp_client(GatewayTestServer(Runtime(config)))
     assert len(await both_formats(client, "/services")) == 5
     assert await created(client, POTHOLE) == "CW-000001"
 

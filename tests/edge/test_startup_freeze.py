@@ -1,5 +1,5 @@
-"""`serve`'s application keeps what start-up built away from the cyclic collector, once
-the runtime has started; an application among others (the suite's) does not."""
+"""`serve`'s gateway keeps what start-up built away from the cyclic collector, once the
+runtime has started; a gateway among others (the suite's) does not."""
 
 from __future__ import annotations
 
@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-from gateway.http.app import create_app
 from gateway.runtime import Runtime
 
 from conftest import embedded
+from loopback import GatewayTestServer
 
 
 @pytest.fixture
@@ -23,7 +23,7 @@ def unfrozen() -> Iterator[None]:
 
 
 @pytest.mark.parametrize("serves_until_stopped", [True, False])
-async def test_start_up_objects_are_frozen_only_for_the_process_application(
+async def test_start_up_objects_are_frozen_only_for_the_process_gateway(
     aiohttp_client,
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
@@ -31,8 +31,8 @@ async def test_start_up_objects_are_frozen_only_for_the_process_application(
     serves_until_stopped: bool,
 ) -> None:
     runtime = Runtime(embedded(tmp_path, monkeypatch))
-    app = create_app(runtime, serves_until_stopped=serves_until_stopped)
-    client = await aiohttp_client(app)
+    server = GatewayTestServer(runtime, serves_until_stopped=serves_until_stopped)
+    client = await aiohttp_client(server)
     assert (gc.get_freeze_count() > 0) == serves_until_stopped
     built_by_start = runtime.store.database  # made when the runtime started
     collectable = any(each is built_by_start for each in gc.get_objects())

@@ -19,7 +19,6 @@ from gateway.config import (
     WorkerConfig,
     WorkerMode,
 )
-from gateway.http.app import RUNTIME, create_app
 from gateway.mapping import MappingError
 from gateway.runtime import Runtime
 from gateway.store import SubmissionState
@@ -28,6 +27,7 @@ from gateway.submission import Submissions
 from clientforms import API_KEY, service_of, valid_request
 from conftest import embedded
 from delivery import drained, eventually
+from loopback import GatewayTestServer
 from scripted_backend import ScriptedConnector, register, scripted_config
 
 QUICK_BACKOFF = BackoffConfig(base_seconds=0.01, cap_seconds=0.02, max_attempts=1000)
@@ -37,7 +37,7 @@ DOG_REPORT = {"api_key": API_KEY, "service_code": "DOG", "lat": "51.5", "long": 
 
 
 def runtime_of(client: TestClient) -> Runtime:
-    return client.app[RUNTIME]
+    return client.server.runtime
 
 
 async def post(client: TestClient, data: object, key: str | None = None) -> tuple[int, object]:
@@ -77,7 +77,7 @@ async def city(aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         if queue_file is not None:
             queue_url = f"sqlite:///{queue_file}"
             config.gateway = config.gateway.model_copy(update={"queue_url": queue_url})
-        return await aiohttp_client(create_app(Runtime(config)))
+        return await aiohttp_client(GatewayTestServer(Runtime(config)))
 
     return make
 
@@ -93,7 +93,7 @@ async def scripted(aiohttp_client, tmp_path: Path, monkeypatch: pytest.MonkeyPat
         config = scripted_config(
             tmp_path, API_KEY, worker=WorkerConfig(backoff=backoff), sync_wait=1.0
         )
-        client = await aiohttp_client(create_app(Runtime(config)))
+        client = await aiohttp_client(GatewayTestServer(Runtime(config)))
         backend = runtime_of(client).tenants.resolve("city").connector
         assert isinstance(backend, ScriptedConnector)
         return client, backend

@@ -12,10 +12,10 @@ import pytest
 from aiohttp.test_utils import TestClient
 
 from gateway.config import Config, WorkerConfig, WorkerMode
-from gateway.http.app import create_app
 from gateway.queue.amqp_topology import Topology
 from gateway.runtime import Runtime
 
+from loopback import GatewayTestServer
 from scripted_backend import ScriptedConnector, register, scripted_config
 from services import rabbitmq_topology, rabbitmq_url
 
@@ -62,7 +62,7 @@ async def test_a_separate_worker_answers_the_waiting_post_through_the_reply_queu
     """With `worker.mode: external` nothing in the gateway delivers, and with a reply
     address it does not read the store while it waits: only the reply queue can answer."""
     config = await config_on_rabbitmq(tmp_path, prefix, monkeypatch, WorkerMode.EXTERNAL)
-    client = await aiohttp_client(create_app(Runtime(config)))
+    client = await aiohttp_client(GatewayTestServer(Runtime(config)))
     worker = Runtime(config, worker_only=True)
     await worker.start()
     try:

@@ -14,12 +14,12 @@ from faultproxy import FaultProxy
 
 from gateway import apikeys, connector_start
 from gateway.config import Config, ConnectorConfig, GatewayConfig, JurisdictionConfig
-from gateway.http.app import RUNTIME, create_app
 from gateway.queue import Backoff
 from gateway.runtime import Runtime
 from mappings import mapping_path
 
 from delivery import PATIENCE_SECONDS
+from loopback import GatewayTestServer
 from services import postgres_database
 
 API_KEY = "isolation-key"
@@ -86,7 +86,7 @@ async def test_a_database_server_that_comes_back_is_served_without_a_restart(
 ) -> None:
     monkeypatch.setattr(connector_start, "RETRY", Backoff(base_seconds=0.05, cap_seconds=0.05))
     config = two_cities(tmp_path, proxy.url(postgres_url))
-    client = await aiohttp_client(create_app(Runtime(config)))
+    client = await aiohttp_client(GatewayTestServer(Runtime(config)))
     assert await post_pothole(client, "example.city") == 200
     assert await post_pothole(client, "pg.city") == 503
     checks = await readiness(client)
@@ -94,7 +94,7 @@ async def test_a_database_server_that_comes_back_is_served_without_a_restart(
     assert checks["backend:pg.city"].startswith("not started: ")
 
     proxy.accept()
-    tenant = client.server.app[RUNTIME].tenants.resolve("pg.city")
+    tenant = client.server.runtime.tenants.resolve("pg.city")
     async with asyncio.timeout(PATIENCE_SECONDS):
         await tenant.starter.wait_started()
     assert await post_pothole(client, "pg.city") == 200
@@ -108,7 +108,7 @@ async def test_a_database_that_does_not_exist_is_named_in_the_readiness_check(
     aiohttp_client, tmp_path: Path, postgres_url: str
 ) -> None:
     missing = postgres_url.rsplit("/", 1)[0] + "/open311_never_created"
-    client = await aiohttp_client(create_app(Runtime(two_cities(tmp_path, missing))))
+    client = await aiohttp_client(GatewayTestServer(Runtime(two_cities(tmp_path, missing))))
     checks = await readiness(client)
     assert checks["backend:pg.city"] == (
         'not started: the database failed: database "open311_never_created" does not exist'

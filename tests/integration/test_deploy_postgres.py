@@ -10,10 +10,10 @@ from aiohttp.test_utils import TestClient
 
 from gateway.cli import main
 from gateway.config import load_config
-from gateway.http.app import create_app
 from gateway.runtime import Runtime
 
 from legacy import count, open311_round_trip
+from loopback import GatewayTestServer
 from services import postgres_database
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "deploy" / "examples" / "postgres.yaml"
@@ -45,7 +45,7 @@ async def test_serves_the_legacy_schema_it_creates(
         config.gateway.queue_url = f"sqlite:///{tmp_path / 'queue.db'}"
         [jurisdiction] = config.jurisdictions
         assert jurisdiction.connector.settings["create_schema"] is True
-        client: TestClient = await aiohttp_client(create_app(Runtime(config)))
+        client: TestClient = await aiohttp_client(GatewayTestServer(Runtime(config)))
         try:
             assert await count(url, "tkt_category") == 4  # made at start, with its codes
             await open311_round_trip(client, url, API_KEY)

@@ -47,9 +47,9 @@ def mapping() -> CompiledMapping:
 
 @pytest.fixture
 async def upstream(
-    aiohttp_server: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    aiohttp_client: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> tuple[str, Runtime]:
-    return await upstream_gateway(aiohttp_server, tmp_path / "upstream", monkeypatch)
+    return await upstream_gateway(aiohttp_client, tmp_path / "upstream", monkeypatch)
 
 
 @pytest.fixture(params=FORMATS)
