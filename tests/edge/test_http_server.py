@@ -6,8 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import signal
-import socket
 import subprocess
 import sys
 import urllib.parse
@@ -16,12 +14,11 @@ from pathlib import Path
 import aiohttp
 import pytest
 from aiohttp.test_utils import TestClient
+from children import answering, free_port, output_of, stopped
 
 from gateway.embedded import KEY_ENV
 
 from clientforms import API_KEY, attribute_params, service_of, valid_request
-
-PATIENCE_SECONDS = 30.0
 
 
 async def exchange(client: TestClient, head: bytes, body: bytes) -> tuple[bytes, bytes]:
@@ -82,16 +79,6 @@ async def test_a_probe_answers_get_and_head_and_refuses_other_methods(
     assert refused.headers["Allow"] == "GET,HEAD"
 
 
-def output_of(log: Path) -> str:
-    return log.read_text(errors="replace")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 async def started_serve(data: Path, port: int, log: Path) -> asyncio.subprocess.Process:
     """`open311-gateway serve` on the embedded default in `data`, once it answers."""
     env = {**os.environ, "OPEN311_DATA_DIR": str(data), KEY_ENV: API_KEY}
@@ -102,19 +89,8 @@ async def started_serve(data: Path, port: int, log: Path) -> asyncio.subprocess.
             stdout=output,
             stderr=subprocess.STDOUT,
         )
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + PATIENCE_SECONDS
-    async with aiohttp.ClientSession() as session:
-        while True:
-            assert child.returncode is None, f"serve exited:\n{output_of(log)}"
-            try:
-                async with session.get(f"http://127.0.0.1:{port}/healthz") as response:
-                    if response.status == 200:
-                        return child
-            except aiohttp.ClientConnectionError:
-                pass
-            assert loop.time() < deadline, f"serve never answered:\n{output_of(log)}"
-            await asyncio.sleep(0.05)
+    await answering(f"http://127.0.0.1:{port}/healthz", child, log)
+    return child
 
 
 async def test_serve_stops_on_sigterm_and_keeps_what_it_accepted(tmp_path: Path) -> None:
@@ -138,13 +114,9 @@ async def test_serve_stops_on_sigterm_and_keeps_what_it_accepted(tmp_path: Path)
             async with session.post("/requests.json", data=form) as response:
                 assert response.status == 200, await response.text()
                 token = (await response.json())[0]["token"]
-        child.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(PATIENCE_SECONDS):
-            assert await child.wait() == 0, output_of(log)
     finally:
-        if child.returncode is None:
-            child.kill()
-            await child.wait()
+        status = await stopped(child)
+    assert status == 0, output_of(log)
     assert "Traceback" not in output_of(log)
     child = await started_serve(tmp_path / "data", port, log)
     try:
@@ -155,6 +127,4 @@ async def test_serve_stops_on_sigterm_and_keeps_what_it_accepted(tmp_path: Path)
             assert response.status == 200, await response.text()
             assert (await response.json())[0]["token"] == token
     finally:
-        child.send_signal(signal.SIGTERM)
-        async with asyncio.timeout(PATIENCE_SECONDS):
-            await child.wait()
+        await stopped(child)

@@ -15,7 +15,6 @@ import asyncio
 import os
 import random
 import signal
-import socket
 import sqlite3
 import subprocess
 import sys
@@ -25,6 +24,7 @@ from contextlib import asynccontextmanager, contextmanager, suppress
 from pathlib import Path
 
 import aiohttp
+from children import free_port
 
 from gateway.queue import EmbeddedQueue
 from mappings import mapping_path
@@ -65,12 +65,6 @@ FORM = {
     "long": "-0.1276",
     "description": "Reported during a drill",
 }
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Drill:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import asyncio
 import os
 import shutil
-import socket
 import subprocess
 import sys
 from collections.abc import AsyncIterator
@@ -20,9 +19,9 @@ from pathlib import Path
 
 import aiohttp
 import pytest
+from children import answering, free_port, stopped
 from lxml import etree
 
-from delivery import PATIENCE_SECONDS
 from rest_simulator import TOKEN, RestSimulator
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "rest-connector"
@@ -99,12 +98,6 @@ def backend_variables(api: RestSimulator) -> dict[str, str]:
     return {"OPEN311_API_KEY": API_KEY, "BACKEND_URL": api.url, "BACKEND_TOKEN": TOKEN}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @asynccontextmanager
 async def serving(site: Path, config: Path, api: RestSimulator) -> AsyncIterator[str]:
     """`open311-gateway serve` on `config` in a child process, once its probes answer; its
@@ -126,40 +119,6 @@ async def serving(site: Path, config: Path, api: RestSimulator) -> AsyncIterator
         yield base
     finally:
         await stopped(child)
-
-
-async def stopped(child: asyncio.subprocess.Process) -> None:
-    """SIGTERM, as a service manager stops the gateway; SIGKILL if it hangs."""
-    if child.returncode is not None:
-        return
-    child.terminate()
-    try:
-        async with asyncio.timeout(PATIENCE_SECONDS):
-            await child.wait()
-    except TimeoutError:
-        child.kill()
-        await child.wait()
-
-
-async def answering(url: str, child: asyncio.subprocess.Process, log: Path) -> None:
-    """Return once `url` answers; fail at once if the child exits first."""
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + PATIENCE_SECONDS
-    async with aiohttp.ClientSession() as session:
-        while True:
-            assert child.returncode is None, f"serve exited:\n{output_of(log)}"
-            try:
-                async with session.get(url) as response:
-                    if response.status == 200:
-                        return
-            except aiohttp.ClientConnectionError:
-                pass
-            assert loop.time() < deadline, f"serve never answered:\n{output_of(log)}"
-            await asyncio.sleep(0.05)
-
-
-def output_of(log: Path) -> str:
-    return log.read_text(errors="replace")
 
 
 @pytest.fixture
