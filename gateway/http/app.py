@@ -88,7 +88,8 @@ class GatewayRunner(web.BaseRunner):
     def __init__(
         self, runtime: Runtime, *, serves_until_stopped: bool = False, **kwargs: Any
     ) -> None:
-        super().__init__(**{"keepalive_timeout": KEEPALIVE_SECONDS, **kwargs})
+        kwargs.setdefault("keepalive_timeout", KEEPALIVE_SECONDS)
+        super().__init__(**kwargs)
         self.runtime = runtime
         self._serves_until_stopped = serves_until_stopped
 
