@@ -7,12 +7,13 @@ per-row parameter processing) cost more than the database's own work.
 (...)`). An executemany steps the database once per row, and on SQLite each step hands
 the GIL to the event loop and takes it back, which costs up to a switch interval while
 the loop is busy: a batch's commit waited on those hand-offs more than on its fsync.
+Each row a statement returns is such a step too, so a statement that needs no values
+back says how many rows went in (`RowsInsert.inserted`, the driver's row count).
 Each value still goes through its column's own bind processor, and each value it
 returns (`RETURNING`) through its column's result processor. Rows whose unique key is
-already stored may be skipped, the statement returning which rows went in: one
-statement both checks and inserts. `RowsDelete` deletes a batch's rows by their key in
-one statement, returning which were there; `RowsUpdate` gives each of a batch's rows
-its own values in one statement (SQLite).
+already stored may be skipped: one statement both checks and inserts. `RowsDelete`
+deletes a batch's rows by their key in one statement, returning which were there;
+`RowsUpdate` gives each of a batch's rows its own values in one statement (SQLite).
 """
 
 from __future__ import annotations
@@ -108,8 +109,8 @@ class _RowsStatement(ABC):
 class RowsInsert(_RowsStatement):
     """`returning` names columns to read back from each row inserted (SQLite and
     PostgreSQL). `skip_conflicts_on` names a unique key: a row whose key is stored
-    already (or comes earlier in the same call) is skipped, and only the rows that went
-    in are returned.
+    already (or comes earlier in the same call) is skipped; only the rows that went in
+    are returned, or counted.
     """
 
     def __init__(
@@ -121,8 +122,6 @@ class RowsInsert(_RowsStatement):
         skip_conflicts_on: Sequence[str] = (),
         returning: Sequence[str] = (),
     ) -> None:
-        if skip_conflicts_on and not returning:
-            raise ValueError("a statement that skips conflicts names what it returns")
         super().__init__(table, columns)
         self._prefix = prefix
         self._conflict_key = tuple(skip_conflicts_on)
@@ -145,6 +144,13 @@ class RowsInsert(_RowsStatement):
             else:
                 inserted.extend(map(tuple, result))
         return inserted
+
+    def inserted(self, connection: Connection, rows: Sequence[tuple[Any, ...]]) -> int:
+        """How many of the rows went in (a skipped conflict does not count), for a
+        statement that returns nothing: one step of the database for the whole batch."""
+        if self._returning:
+            raise ValueError("a statement that returns values runs with `execute`")
+        return sum(result.rowcount for result in self._results(connection, rows))
 
     def _readers_for(
         self, dialect: Dialect, driver_types: tuple[Any, ...]

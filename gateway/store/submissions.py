@@ -167,15 +167,16 @@ _RECORD_UNLESS_KNOWN = RowsInsert(
     submissions,
     ("job_id", "jurisdiction_id", "idempotency_key", "fingerprint", "state", "accepted_at"),
     skip_conflicts_on=("idempotency_key", "jurisdiction_id"),
-    returning=("job_id",),
 )
 
 
 def record_unless_known(connection: Connection, accepted: list[Submission]) -> set[str]:
     """The job ids of the acceptances recorded: those whose key was not stored yet (nor
     taken by an earlier one of `accepted`), in one multi-row INSERT that skips the rest.
-    New job ids are the caller's to guarantee: a stored one fails the INSERT."""
-    inserted = _RECORD_UNLESS_KNOWN.execute(
+    New job ids are the caller's to guarantee: a stored one fails the INSERT. The rows
+    that went in are counted, not returned (see `RowsInsert.inserted`); only when some
+    were skipped, as repeats, are the recorded ones looked up."""
+    inserted = _RECORD_UNLESS_KNOWN.inserted(
         connection,
         [
             (
@@ -189,7 +190,10 @@ def record_unless_known(connection: Connection, accepted: list[Submission]) -> s
             for submission in accepted
         ],
     )
-    return {job_id for (job_id,) in inserted}
+    job_ids = {submission.job_id for submission in accepted}
+    if inserted == len(accepted):
+        return job_ids
+    return {stored.job_id for stored in _matching(connection, "job_id", job_ids)}
 
 
 _SETTLE_OWN = update(submissions).where(submissions.c.job_id == bindparam("settled_job_id"))

@@ -135,9 +135,22 @@ def test_a_value_its_column_cannot_take_fails_as_sqlalchemy_reports_it(
     assert stored(connection) == []
 
 
-def test_skipping_conflicts_needs_a_returned_column() -> None:
-    with pytest.raises(ValueError, match="names what it returns"):
-        RowsInsert(things, ("name", "at", "note"), skip_conflicts_on=("name",))
+def test_rows_that_went_in_are_counted_without_returning_any(connection: Connection) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"), skip_conflicts_on=("name",))
+    with connection.begin():
+        assert insert.inserted(connection, rows(2)) == 2
+        again = [*rows(1), *rows(1, offset=5), *rows(1, offset=5)]  # n0 stored; n5 twice
+        assert insert.inserted(connection, again) == 1
+        per_statement = MAX_PARAMETERS // 3
+        assert insert.inserted(connection, rows(per_statement + 1, offset=10)) == per_statement + 1
+    assert len(stored(connection)) == 3 + per_statement + 1
+    assert not any("RETURNING" in statement for statement in inserts(connection))
+
+
+def test_a_statement_that_returns_values_is_not_counted(connection: Connection) -> None:
+    insert = RowsInsert(things, ("name", "at", "note"), returning=("seq",))
+    with pytest.raises(ValueError, match="runs with `execute`"):
+        insert.inserted(connection, rows(1))
 
 
 def deletes(connection: Connection) -> list[str]:
