@@ -22,7 +22,6 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from sqlalchemy import Connection, Table, select, text, update
-from sqlalchemy.sql.elements import ColumnElement
 
 from connectors.base import (
     BackendQuery,
@@ -45,6 +44,7 @@ from connectors.sql.schema import (
     TICKET_KEY,
     SqlSchema,
 )
+from connectors.sql.searches import SearchStatements
 from connectors.sql.tables import build_tables
 from connectors.sql.writer import TicketWriter
 
@@ -93,6 +93,7 @@ class SqlConnector(Connector):
         self._tables = build_tables(SqlSchema.model_validate(schema))
         self._spec = self._tables.schema
         self._view = TicketView(self._tables)
+        self._searches = SearchStatements(self._view, self._spec.tickets.created_at)
         self._columns = {
             table.name: frozenset(table.c.keys())
             for table in (self._tables.tickets, self._tables.history, self._tables.contact)
@@ -157,34 +158,17 @@ class SqlConnector(Connector):
         return rows[0] if rows else None
 
     async def get(self, ids: Sequence[str]) -> list[Record]:
-        keys = [key for key in map(self._ticket_key, ids) if key is not None]
+        keys = self._ticket_keys(ids)
         if not keys:
             return []
-        return await self._read(self._view.select().where(self._view.id_column.in_(keys)))
+        return await self._read(*self._searches.by_ids(keys, len(keys)))
 
     async def search(self, query: BackendQuery) -> list[Record]:
-        view = self._view
-        conditions: list[ColumnElement[bool]] = []
         if query.ids:
-            keys = [key for key in map(self._ticket_key, query.ids) if key is not None]
-            conditions.append(view.id_column.in_(keys))
-        else:
-            for field, values in query.any_of.items():
-                conditions.append(view.field(field).in_(values))
-            for field, bounds in query.ranges.items():
-                column = view.field(field)
-                if bounds.low is not None:
-                    conditions.append(column >= bounds.low)
-                if bounds.high is not None:
-                    conditions.append(column < bounds.high)
-        order = view.field(query.order_by or self._spec.tickets.created_at)
-        statement = (
-            view.select()
-            .where(*conditions)
-            .order_by(order.desc(), view.id_column.desc())
-            .limit(query.limit)
-        )
-        return await self._read(statement)
+            return await self._read(
+                *self._searches.by_ids(self._ticket_keys(query.ids), query.limit)
+            )
+        return await self._read(*self._searches.bind(query))
 
     async def updates(self, since: datetime, until: datetime) -> list[Record]:
         history, spec, view = self._tables.history, self._spec.history, self._view
@@ -251,11 +235,11 @@ class SqlConnector(Connector):
             raise TransientError("the sql connector is not started")
         return self._database
 
-    async def _read(self, statement: Any) -> list[Record]:
+    async def _read(self, statement: Any, params: Mapping[str, Any] | None = None) -> list[Record]:
         """Tickets as records, with their joined rows."""
         database = self._started()
         async with database_call(self.timeout):
-            return await database.read(partial(self._view.read, statement=statement))
+            return await database.read(partial(self._view.read, statement=statement, params=params))
 
     async def _read_rows(self, statement: Any) -> list[Record]:
         database = self._started()
@@ -273,6 +257,10 @@ class SqlConnector(Connector):
         if not self._columns[table.name].issuperset(record):
             unknown = ", ".join(sorted(set(record) - self._columns[table.name]))
             raise PermanentError(f"table '{table.name}' has no column {unknown}")
+
+    def _ticket_keys(self, ticket_ids: Sequence[Any]) -> list[Any]:
+        """The ids that can be ticket keys, as the id column holds them."""
+        return [key for key in map(self._ticket_key, ticket_ids) if key is not None]
 
     def _ticket_key(self, ticket_id: Any) -> Any:
         """A ticket id as the id column holds it; None when it cannot be one."""

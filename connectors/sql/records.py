@@ -12,7 +12,7 @@ know the back office's numeric ids.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import Column, Connection, FromClause, Select, Table, and_, func, select
@@ -80,8 +80,13 @@ class TicketView:
                 record[key] = dict(zip(names, values, strict=True)) if joined else None
         return record
 
-    def read(self, connection: Connection, statement: Select[Any]) -> list[Record]:
-        return [self.record(row) for row in connection.execute(statement)]
+    def read(
+        self,
+        connection: Connection,
+        statement: Select[Any],
+        params: Mapping[str, Any] | None = None,
+    ) -> list[Record]:
+        return [self.record(row) for row in connection.execute(statement, params)]
 
     def field(self, path: str) -> ColumnElement[Any]:
         """The column a record's field comes from: `column`, or `lookup.column`."""

@@ -217,6 +217,22 @@ async def test_search_by_field_values_and_range(connector: SqlConnector) -> None
     assert await connector.search(nothing) == []
 
 
+async def test_searches_of_one_shape_each_bind_their_own_values(connector: SqlConnector) -> None:
+    """A search's statement is built once per shape: its values must never stick to it."""
+    await seed(connector)
+    for categories, expected in [(("RD-POT",), [3, 1]), (("ENV-GRAF",), [4]), ((), [])]:
+        assert numbers(await connector.search(BackendQuery(any_of={"category": categories}))) == (
+            expected
+        )
+    for hours, expected in [((0, 2), [2, 1]), ((3, 9), [5, 4])]:
+        window = Range(T0 + timedelta(hours=hours[0]), T0 + timedelta(hours=hours[1]))
+        query = BackendQuery(ranges={"created_at": window}, limit=1)
+        assert numbers(await connector.search(query)) == expected[:1]
+    for ids, expected in [(("1", "3"), [3, 1]), (("5",), [5]), (("nope",), [])]:
+        assert numbers(await connector.search(BackendQuery(ids=ids))) == expected
+        assert sorted(numbers(await connector.get(ids))) == sorted(expected)
+
+
 async def test_search_by_status_through_the_mapping(
     connector: SqlConnector, mapping: CompiledMapping
 ) -> None:
