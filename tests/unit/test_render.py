@@ -435,3 +435,30 @@ def test_datetime_keeps_its_offset_and_drops_fraction() -> None:
     )
     data = json.loads(render_updates([receipt], "json"))
     assert data[0]["updated_datetime"] == "2026-07-01T12:00:00-05:30"
+
+
+def test_an_order_beyond_64_bits_still_renders_in_both_formats() -> None:
+    """orjson refuses such integers; the standard library's encoder writes them."""
+    huge = 2**70
+    attribute = Attribute(code="far", datatype="string", order=huge, description="Far", values=())
+    definition = ServiceDefinition(service_code="FAR", attributes=(attribute,))
+    xml, data = both(lambda fmt: render_service_definition(definition, fmt))
+    assert xml.findtext("attributes/attribute/order") == str(huge)
+    assert data["attributes"][0]["order"] == huge
+
+
+@pytest.mark.parametrize(
+    ("zone", "written"),
+    [
+        (UTC, "2026-07-01T12:00:00Z"),
+        (timezone(timedelta(0), "GMT"), "2026-07-01T12:00:00Z"),
+        (timezone(timedelta(hours=14)), "2026-07-01T12:00:00+14:00"),
+    ],
+)
+def test_a_date_is_written_alike_in_both_formats(zone: timezone, written: str) -> None:
+    request = BARE_REQUEST.model_copy(
+        update={"requested_datetime": datetime(2026, 7, 1, 12, 0, 0, 5, tzinfo=zone)}
+    )
+    xml, data = both(lambda fmt: render_requests([request], fmt))
+    assert xml.findtext("request/requested_datetime") == written
+    assert data[0]["requested_datetime"] == written
