@@ -93,7 +93,7 @@ class SqlConnector(Connector):
         self._tables = build_tables(SqlSchema.model_validate(schema))
         self._spec = self._tables.schema
         self._view = TicketView(self._tables)
-        self._searches = SearchStatements(self._view, self._spec.tickets.created_at)
+        self._searches = SearchStatements(self._tables, self._view)
         self._columns = {
             table.name: frozenset(table.c.keys())
             for table in (self._tables.tickets, self._tables.history, self._tables.contact)
@@ -171,18 +171,14 @@ class SqlConnector(Connector):
         return await self._read(*self._searches.bind(query))
 
     async def updates(self, since: datetime, until: datetime) -> list[Record]:
-        history, spec, view = self._tables.history, self._spec.history, self._view
-        time = history.c[spec.time]
-        statement = (
-            select(*history.c, *view.columns)
-            .select_from(history.join(view.source, history.c[spec.ticket] == view.id_column))
-            .where(time >= since, time < until)
-            .order_by(time, history.c[spec.id])
-        )
+        history, view = self._tables.history, self._view
+        statement, params = self._searches.updates(since, until)
         split = len(history.c)
         database = self._started()
         async with database_call(self.timeout):
-            rows = await database.read(lambda connection: connection.execute(statement).all())
+            rows = await database.read(
+                lambda connection: connection.execute(statement, params).all()
+            )
         return [
             {
                 **dict(zip(history.c.keys(), row[:split], strict=True)),

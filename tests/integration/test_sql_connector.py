@@ -231,6 +231,11 @@ async def test_searches_of_one_shape_each_bind_their_own_values(connector: SqlCo
     for ids, expected in [(("1", "3"), [3, 1]), (("5",), [5]), (("nope",), [])]:
         assert numbers(await connector.search(BackendQuery(ids=ids))) == expected
         assert sorted(numbers(await connector.get(ids))) == sorted(expected)
+    for hours, expected in [((1, 3), [2, 3]), ((3, 9), [4, 5])]:
+        since, until = (T0 + timedelta(hours=hour) for hour in hours)
+        assert [change["history_id"] for change in await connector.updates(since, until)] == (
+            expected
+        )
 
 
 async def test_search_by_status_through_the_mapping(
