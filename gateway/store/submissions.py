@@ -121,22 +121,26 @@ def _matching(connection: Connection, column: str, values: set[str]) -> list[Sub
     return found
 
 
+_LATEST_BY_FINGERPRINT = (
+    select(submissions)
+    .where(
+        submissions.c.jurisdiction_id == bindparam("jurisdiction_id"),
+        submissions.c.fingerprint == bindparam("fingerprint"),
+    )
+    .order_by(submissions.c.accepted_at.desc(), submissions.c.job_id.desc())
+    .limit(1)
+)
+"""Built once: every POST without an idempotency key runs it."""
+
+
 def latest_by_fingerprint(
     connection: Connection, _now: datetime, fingerprints: list[Key]
 ) -> list[Submission | None]:
     """The newest submission with each (jurisdiction, fingerprint), in any state."""
     latest = []
     for jurisdiction_id, fingerprint in fingerprints:
-        query = (
-            select(submissions)
-            .where(
-                submissions.c.jurisdiction_id == jurisdiction_id,
-                submissions.c.fingerprint == fingerprint,
-            )
-            .order_by(submissions.c.accepted_at.desc(), submissions.c.job_id.desc())
-            .limit(1)
-        )
-        row = connection.execute(query).first()
+        parameters = {"jurisdiction_id": jurisdiction_id, "fingerprint": fingerprint}
+        row = connection.execute(_LATEST_BY_FINGERPRINT, parameters).first()
         latest.append(None if row is None else _submission(row))
     return latest
 

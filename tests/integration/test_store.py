@@ -262,6 +262,17 @@ async def test_the_newest_fingerprint_wins(store: Store) -> None:
     assert await store.latest_by_fingerprint("other", "f") is None
 
 
+async def test_lookups_by_fingerprint_in_one_batch_each_find_their_own(store: Store) -> None:
+    """Concurrent lookups share a batch, and one statement with each one's values."""
+    jobs = {fingerprint: job(f"fingerprint:{fingerprint}") for fingerprint in ("f", "g")}
+    for fingerprint, each in jobs.items():
+        await store.accept(accepted(each, fingerprint=fingerprint))
+    found = await asyncio.gather(
+        *(store.latest_by_fingerprint("city", fingerprint) for fingerprint in ("g", "f", "h"))
+    )
+    assert [each.job_id if each else None for each in found] == [jobs["g"].id, jobs["f"].id, None]
+
+
 async def test_a_closed_store_is_unavailable(store_url: str) -> None:
     store = Store(store_url)
     await store.start()
