@@ -6,11 +6,14 @@ it is turned on for `--requests` requests sent from outside, 16 at a time, and o
 again (`callgrind_control`), so start-up and shutdown are not counted; every thread of
 the server is (the database threads' SQL included, their fsync waits not). Bare
 answers the gateway's bytes (reading a POST's body first). Kernel time is not counted:
-bench_http gives the wall-clock ratio. The routes, as bench_http's rows:
+bench_http gives the wall-clock ratio. The routes, as bench_http's rows (`unkeyed` aside):
 
 - `accepted`: POSTs to a batch service, accepted by a gateway whose workers run
   elsewhere, each with an Idempotency-Key of its own (the queue in the store's file;
   `--queue-file` puts it in a file of its own);
+- `unkeyed`: the same POSTs without an Idempotency-Key, each with a description of its
+  own: new requests recognised as such by their content fingerprint, as from a client
+  that sends no key;
 - `realtime`: POSTs to a realtime service on the embedded default, each answered once
   its in-process worker delivered it to the SQL backend;
 - `services`: GET services.json;
@@ -62,16 +65,17 @@ START_SECONDS = 300.0
 STOP_SECONDS = 300.0
 """Callgrind writes its counts when the server exits, which takes as long."""
 IN_FLIGHT = 16
-ROUTES = ("accepted", "realtime", "services", "requests")
+ROUTES = ("accepted", "unkeyed", "realtime", "services", "requests")
 
 
 @dataclass(frozen=True, slots=True)
 class Load:
-    """What each counted request sends: a POST's form (each with a key of its own), or
-    a GET when there is none."""
+    """What each counted request sends: a POST's form, or a GET when there is none."""
 
     path: str
     form: str | None = None
+    keyed: bool = True
+    """Whether each POST has an Idempotency-Key of its own; else a description of its own."""
 
     @property
     def method(self) -> str:
@@ -125,11 +129,15 @@ async def send_all(base: str, load: Load, count: int, prefix: str) -> bytes:
         nonlocal answer
         async with limit:
             headers = {ROUTE_HEADER: load.method}
-            if load.form is not None:
+            form = load.form
+            if form is not None:
                 headers["Content-Type"] = "application/x-www-form-urlencoded"
-                headers["Idempotency-Key"] = f"{prefix}-{number}"
+                if load.keyed:
+                    headers["Idempotency-Key"] = f"{prefix}-{number}"
+                else:
+                    form += f"&description=Benchmark+request+{prefix}-{number}"
             async with session.request(
-                load.method, f"{base}{load.path}", data=load.form, headers=headers
+                load.method, f"{base}{load.path}", data=form, headers=headers
             ) as response:
                 answer = await response.read()
                 if response.status != 200:
@@ -164,7 +172,11 @@ def load_for(route: str, base: str) -> Load:
     if route in ("services", "requests"):
         return Load(f"/{route}.json")
     service = pick_service(base, "realtime" if route == "realtime" else "batch")
-    return Load("/requests.json", urllib.parse.urlencode(request_form(base, service)))
+    form = request_form(base, service)
+    if route == "unkeyed":
+        form = [(name, value) for name, value in form if name != "description"]
+        return Load("/requests.json", urllib.parse.urlencode(form), keyed=False)
+    return Load("/requests.json", urllib.parse.urlencode(form))
 
 
 def run(args: argparse.Namespace, work: Path) -> None:
@@ -191,7 +203,8 @@ def run(args: argparse.Namespace, work: Path) -> None:
         measure(bare, load, args)
     ours = counted_instructions(work, "gateway") / args.requests
     theirs = counted_instructions(work, "bare") / args.requests
-    where = " (the queue in its own file)" if args.queue_file and args.route == "accepted" else ""
+    own_file = args.queue_file and args.route in ("accepted", "unkeyed")
+    where = " (the queue in its own file)" if own_file else ""
     print(f"{args.route}: {args.requests} requests counted after {args.warmup}{where}")
     print(f"  gateway  {ours:>12,.0f} instructions per request")
     print(f"  bare     {theirs:>12,.0f} instructions per request")
