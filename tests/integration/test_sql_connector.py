@@ -324,10 +324,16 @@ async def test_post_update_with_unknown_columns(connector: SqlConnector) -> None
 async def test_a_locked_database_is_a_transient_error(
     tmp_path: Path, mapping: CompiledMapping
 ) -> None:
-    connector = new_connector(tmp_path, mapping, timeout=0.2)
+    prepared = new_connector(tmp_path, mapping)  # a timeout the busy machine cannot miss
+    await prepared.start()
+    try:
+        await prepared.create(ticket(), "before")
+    finally:
+        await prepared.close()
+    settings = {"url": f"sqlite:///{database(tmp_path)}"}  # the schema is there: no DDL to time
+    connector = SqlConnector(settings, mapping.backend, timeout=0.2)
     await connector.start()
     try:
-        await connector.create(ticket(), "before")
         other = sqlite3.connect(database(tmp_path), isolation_level=None)
         other.execute("BEGIN EXCLUSIVE")
         try:
@@ -340,7 +346,7 @@ async def test_a_locked_database_is_a_transient_error(
             other.close()
     finally:
         await connector.close()
-    unlocked = new_connector(tmp_path, mapping)  # a timeout the busy machine cannot miss
+    unlocked = new_connector(tmp_path, mapping)
     await unlocked.start()
     try:
         stored = await unlocked.create(ticket(), "during")
