@@ -169,7 +169,7 @@ def _fields(model: BaseModel) -> Tree:
 
 
 def _datetime(value: datetime) -> str:
-    """A date as the JSON writes it, for the XML and for fields rendered as text."""
+    """A date as orjson writes it in the JSON, for the XML and the fallback encoder."""
     return orjson.dumps(value, option=_ORJSON_OPTIONS)[1:-1].decode()
 
 
